@@ -1,0 +1,162 @@
+"""Deterministic toy agents for the evaluation tests (``python:tests.evaluation.toy_agents:...``).
+
+``arithmetic_solver`` answers ``What is <expression>?`` prompts: for each task it has a fixed
+chance of being right (between 10% and 90%, from a hash of the prompt), and each sample, seeded by
+the evaluation runner, is right or wrong with that chance, so pass@k grows with k and majority
+voting has something to do. Wrong samples pick one of a few wrong values, sometimes no answer.
+Everything depends only on the prompt and the seed, never on the batch or the call order.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import re
+import time
+from fractions import Fraction
+
+_QUESTION = re.compile(r"What is (.+?)\?")
+
+
+def _unit(*parts: object) -> float:
+    """A number in [0, 1) from a stable hash of ``parts``."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _evaluate(node: ast.AST) -> Fraction:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return Fraction(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_evaluate(node.operand)
+    if isinstance(node, ast.BinOp):
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        ops = {ast.Add: left.__add__, ast.Sub: left.__sub__, ast.Mult: left.__mul__}
+        if isinstance(node.op, ast.Div):
+            return left / right
+        return ops[type(node.op)](right)
+    raise ValueError(f"unsupported expression {ast.dump(node)}")
+
+
+def _fmt(value: Fraction) -> str:
+    return (
+        str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    )
+
+
+def _text(observation) -> str:
+    if isinstance(observation, list):  # chat messages
+        return "\n".join(m["content"] for m in observation)
+    return observation
+
+
+def solve(prompt: str) -> Fraction | None:
+    """The exact value of the arithmetic question in a prompt, or None."""
+    match = _QUESTION.search(prompt)
+    if match is None:
+        return None
+    try:
+        return _evaluate(ast.parse(match.group(1), mode="eval"))
+    except (SyntaxError, ValueError, KeyError, ZeroDivisionError):
+        return None
+
+
+def arithmetic_solver(observation, seed: int | None = None) -> str:
+    """A per-sample agent: right with a per-task probability, wrong in a few recurring ways."""
+    prompt = _text(observation)
+    value = solve(prompt)
+    if value is None:
+        return "I am not sure. \\boxed{0}"
+    skill = 0.1 + 0.8 * _unit("skill", prompt)
+    draw = _unit("draw", prompt, seed)
+    if draw < skill:
+        return (
+            f"Computing step by step gives {_fmt(value)}. The answer is \\boxed{{{_fmt(value)}}}."
+        )
+    wrong = int(_unit("wrong", prompt, seed) * 4)
+    if wrong == 3:
+        return "This one is hard; I give up."
+    offset = (1, -1, 10)[wrong]
+    return f"I think it is \\boxed{{{_fmt(value + offset)}}}."
+
+
+def slow_solver(observation, seed: int | None = None) -> str:
+    """:func:`arithmetic_solver` taking 20 ms per sample, so a test can kill a run midway."""
+    time.sleep(0.02)
+    return arithmetic_solver(observation, seed=seed)
+
+
+def arithmetic_solver_with_tokens(observation, seed: int | None = None):
+    """Like :func:`arithmetic_solver`, reporting a token count (one per word)."""
+    text = arithmetic_solver(observation, seed=seed)
+    return text, len(text.split())
+
+
+def batched_solver(observations, seeds=None):
+    """The batched form: a list of observations (one per sample) to a list of completions."""
+    seeds = seeds or [None] * len(observations)
+    return [arithmetic_solver(o, seed=s) for o, s in zip(observations, seeds)]
+
+
+batched_solver.batched = True
+
+
+def always_right(observation) -> str:
+    """Greedy and always right on arithmetic (no seed)."""
+    value = solve(_text(observation))
+    return f"\\boxed{{{_fmt(value)}}}" if value is not None else "\\boxed{0}"
+
+
+class CountingAgent:
+    """An agent object with act(); counts completions it produced (for resume tests)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.completions = 0
+
+    def act(self, observations, n: int = 1, seed: int | None = None, **sampling):
+        self.calls += 1
+        self.completions += len(observations) * n
+        return [always_right(o) for o in observations for _ in range(n)]
+
+
+# --- a stand-in math verifier -------------------------------------------------------------------
+# The math verifier comes from another branch (rlvr_envs.verifiers.math). Until it is merged, the
+# math environments cannot be built, so the tests register this small stand-in under the same
+# name. It does nothing once the real one is importable.
+
+_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
+def _standin_math_verifier(**options):
+    from rlvr_envs import Status, Verdict
+
+    def verify(completion, task):
+        found = _BOXED.findall(completion)
+        expected = str(task.answer)
+        if not found:
+            return Verdict.make(Status.NO_ANSWER, "no \\boxed{} answer", expected=expected)
+        got = found[-1].strip()
+        try:
+            same = Fraction(got.replace(",", "")) == Fraction(expected.replace(",", ""))
+        except (ValueError, ZeroDivisionError):
+            same = " ".join(got.split()) == " ".join(expected.split())
+        return Verdict.make(
+            Status.CORRECT if same else Status.WRONG, "", extracted=got, expected=expected
+        )
+
+    return verify
+
+
+def ensure_math_verifier() -> None:
+    """Register the stand-in math verifier when the real one is not installed."""
+    if importlib.util.find_spec("rlvr_envs.verifiers.math") is None:
+        from rlvr_envs import register_verifier
+
+        register_verifier("math", _standin_math_verifier)
+
+
+ensure_math_verifier()
