@@ -341,6 +341,8 @@ class Worker:
         pairs = []
         for episode, result in zip(episodes, results):
             episode.generate_s += share
+            if not isinstance(result, (str, Exception)):
+                result = TypeError(f"the agent returned a {type(result).__name__}, not a str")
             if isinstance(result, Exception):
                 episode.agent_error = f"agent raised {type(result).__name__}: {result}"
                 episode.done = True

@@ -287,6 +287,18 @@ def test_agent_errors_on_one_input_are_recorded(tmp_path):
     assert "2 agent_error" in (tmp_path / "report.md").read_text()
 
 
+def test_an_agent_returning_something_else_than_text(tmp_path):
+    class Confused:
+        def act(self, observations, n=1, **sampling):
+            return [None] * (len(observations) * n)
+
+    suite = Suite("w", (SuiteEntry("evaltest/Words-v0", tasks=2, samples=1),))
+    summary = evaluate(suite, Confused(), tmp_path, progress=False, plots=False)
+    assert summary["environments"]["evaltest/Words-v0"]["status_counts"] == {"agent_error": 2}
+    record = read_records(tmp_path / "samples.jsonl")[0]
+    assert "returned a NoneType, not a str" in record["verdict"]["reason"]
+
+
 def test_other_agent_failures_stop_the_run_and_keep_finished_samples(tmp_path):
     calls = {"n": 0}
 

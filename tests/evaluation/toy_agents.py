@@ -151,12 +151,24 @@ def _standin_math_verifier(**options):
     return verify
 
 
+_REPLACED: list = []
+
+
 def ensure_math_verifier() -> None:
     """Register the stand-in math verifier when the real one is not installed."""
-    if importlib.util.find_spec("rlvr_envs.verifiers.math") is None:
-        from rlvr_envs import register_verifier
+    if importlib.util.find_spec("rlvr_envs.verifiers.math") is None and not _REPLACED:
+        from rlvr_envs.verifiers import _REGISTRY, register_verifier
 
+        _REPLACED.append(_REGISTRY.get("math"))
         register_verifier("math", _standin_math_verifier)
+
+
+def remove_math_standin() -> None:
+    """Put back what the stand-in replaced, so that tests outside this package see the truth."""
+    if _REPLACED:
+        from rlvr_envs.verifiers import register_verifier
+
+        register_verifier("math", _REPLACED.pop())
 
 
 ensure_math_verifier()
