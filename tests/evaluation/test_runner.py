@@ -2,6 +2,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 
 import gymnasium as gym
 import pytest
@@ -52,9 +53,26 @@ def flaky_env(**kwargs):
     return FlakyEnv(DatasetSource(word_tasks(), name="words"), "exact", **kwargs)
 
 
+GATE = {"second_call": threading.Event(), "overlapped": None}
+
+
+class GatedEnv(TextEnv):
+    """Verifying the first task waits until the agent is generating for the second one."""
+
+    def step(self, action):
+        if self.task.id == "w0":
+            GATE["overlapped"] = GATE["second_call"].wait(timeout=10)
+        return super().step(action)
+
+
+def gated_env(**kwargs):
+    return GatedEnv(DatasetSource(word_tasks(), name="words"), "exact", **kwargs)
+
+
 if "evaltest/Words-v0" not in gym.registry:
     register("evaltest/Words-v0", words_env, description="test words", tasks="12")
     register("evaltest/Flaky-v0", flaky_env, description="test flaky", tasks="12")
+    register("evaltest/Gated-v0", gated_env, description="test gated", tasks="12")
 
 
 def echo_word(observation, seed=None):
@@ -220,6 +238,21 @@ def test_batch_layout_does_not_change_results(tmp_path):
         plots=False,
     )
     assert _no_timing(one) == _no_timing(many)
+
+
+def test_verification_overlaps_generation(tmp_path):
+    calls = []
+
+    def agent(observation):
+        calls.append(observation)
+        if len(calls) == 2:
+            GATE["second_call"].set()
+        return observation.rsplit(": ", 1)[-1]
+
+    suite = Suite("gated", (SuiteEntry("evaltest/Gated-v0", tasks=3, samples=1),))
+    summary = evaluate(suite, agent, tmp_path, batch_size=1, progress=False, plots=False)
+    assert GATE["overlapped"] is True  # task w0 was being verified during the next generation
+    assert summary["environments"]["evaltest/Gated-v0"]["mean_reward"] == 1.0
 
 
 def test_categories_explicit_and_automatic(tmp_path):
