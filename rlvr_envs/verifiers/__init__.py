@@ -81,6 +81,7 @@ def verify_exact(response: str, answer: Any, *, case_sensitive: bool = False) ->
 _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "math": "rlvr_envs.verifiers.math:MathVerifier",
     "exact": "rlvr_envs.verifiers:ExactVerifier",
+    "code": "rlvr_envs.verifiers.code:CodeVerifier",
 }
 
 
