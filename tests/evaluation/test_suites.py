@@ -17,8 +17,6 @@ from rlvr_envs.evaluation import (
 )
 from rlvr_envs.evaluation.suites import PROVIDERS, suite_from_dict
 
-from . import toy_agents  # noqa: F401 - registers a stand-in math verifier if needed
-
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "suites"
 
 

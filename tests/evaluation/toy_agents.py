@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import re
 import time
 from fractions import Fraction
@@ -123,52 +122,52 @@ class CountingAgent:
         return [always_right(o) for o in observations for _ in range(n)]
 
 
-# --- a stand-in math verifier -------------------------------------------------------------------
-# The math verifier comes from another branch (rlvr_envs.verifiers.math). Until it is merged, the
-# math environments cannot be built, so the tests register this small stand-in under the same
-# name. It does nothing once the real one is importable.
+# --- code -----------------------------------------------------------------------------------------
 
-_BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_CODEIO_PROGRAMS = {
+    "Print their sum.": "n = int(input())\nprint(sum(map(int, input().split()[:n])))",
+    "print the words in reverse order.": "print(' '.join(reversed(input().split())))",
+    "until the end of input and print the largest.": (
+        "import sys\nprint(max(int(line) for line in sys.stdin if line.strip()))"
+    ),
+    "print how many vowels": "print(sum(ch in 'aeiouAEIOU' for ch in input()))",
+}
+_FIZZ = re.compile(r"divisible by (\d+), Buzz instead of numbers divisible by (\d+)")
 
 
-def _standin_math_verifier(**options):
-    from rlvr_envs import Status, Verdict
+def _humaneval_solutions() -> dict[str, str]:
+    import gzip
+    import json
+    import os
+    from pathlib import Path
 
-    def verify(completion, task):
-        found = _BOXED.findall(completion)
-        expected = str(task.answer)
-        if not found:
-            return Verdict.make(Status.NO_ANSWER, "no \\boxed{} answer", expected=expected)
-        got = found[-1].strip()
-        try:
-            same = Fraction(got.replace(",", "")) == Fraction(expected.replace(",", ""))
-        except (ValueError, ZeroDivisionError):
-            same = " ".join(got.split()) == " ".join(expected.split())
-        return Verdict.make(
-            Status.CORRECT if same else Status.WRONG, "", extracted=got, expected=expected
+    path = Path(os.environ.get("RLVR_ENVS_DATA_DIR", ""), "HumanEval.jsonl.gz")
+    if not path.is_file():
+        return {}
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    return {row["prompt"]: row["prompt"] + row["canonical_solution"] for row in rows}
+
+
+def code_oracle(observation, seed: int | None = None) -> str:
+    """Right programs for CodeIO prompts and HumanEval prompts (from the local data), on even
+    seeds; a program that prints nothing on odd ones."""
+    prompt = _text(observation)
+    if seed is not None and seed % 2:
+        return "```python\nprint('')\n```"
+    match = _FIZZ.search(prompt)
+    if match:
+        a, b = match.groups()
+        code = (
+            f"n = int(input())\nfor i in range(1, n + 1):\n"
+            f"    w = ('Fizz' if i % {a} == 0 else '') + ('Buzz' if i % {b} == 0 else '')\n"
+            f"    print(w or i)"
         )
-
-    return verify
-
-
-_REPLACED: list = []
-
-
-def ensure_math_verifier() -> None:
-    """Register the stand-in math verifier when the real one is not installed."""
-    if importlib.util.find_spec("rlvr_envs.verifiers.math") is None and not _REPLACED:
-        from rlvr_envs.verifiers import _REGISTRY, register_verifier
-
-        _REPLACED.append(_REGISTRY.get("math"))
-        register_verifier("math", _standin_math_verifier)
-
-
-def remove_math_standin() -> None:
-    """Put back what the stand-in replaced, so that tests outside this package see the truth."""
-    if _REPLACED:
-        from rlvr_envs.verifiers import register_verifier
-
-        register_verifier("math", _REPLACED.pop())
-
-
-ensure_math_verifier()
+        return f"```python\n{code}\n```"
+    for marker, code in _CODEIO_PROGRAMS.items():
+        if marker in prompt:
+            return f"```python\n{code}\n```"
+    for function_prompt, code in _humaneval_solutions().items():
+        if function_prompt in prompt:
+            return f"```python\n{code}\n```"
+    return "I cannot write this one."
