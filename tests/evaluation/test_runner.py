@@ -493,3 +493,14 @@ def test_ray_runtime_env_names_this_checkout(monkeypatch, tmp_path):
     assert env["PYTHONPATH"].split(":")[0] == root
     assert env["RLVR_ENVS_DATA_DIR"] == str(tmp_path)
     assert RayExecutor(runtime_env={"working_dir": "."})._runtime_env() == {"working_dir": "."}
+
+
+def test_chat_observations(tmp_path):
+    suite = Suite(
+        "chat",
+        (SuiteEntry("rlvr/Arithmetic-v0", {"chat": True, "system_prompt": "Be exact."}, tasks=2),),
+    )
+    summary = evaluate(suite, toy_agents.always_right, tmp_path, progress=False, plots=False)
+    assert summary["environments"]["rlvr/Arithmetic-v0"]["mean_reward"] == 1.0
+    prompt = read_records(tmp_path / "samples.jsonl")[0]["prompt"]
+    assert [m["role"] for m in prompt] == ["system", "user"]
