@@ -105,25 +105,25 @@ def test_prefilled_think_tag():
 
 def test_partial_credit_per_well_formed_part():
     full = check_reasoning_format("<think>a</think>42", partial_credit=True)
-    assert full.reward == 1.0 and dict(full.components) == {
+    assert full.reward == 1.0 and full.details["parts"] == {
         "think": 1.0,
         "answer": 1.0,
         "layout": 1.0,
     }
     no_answer = check_reasoning_format("<think>a</think>", partial_credit=True)
     assert no_answer.reward == pytest.approx(2 / 3)
-    assert no_answer.components["answer"] == 0.0
+    assert no_answer.details["parts"]["answer"] == 0.0
     trailing = check_reasoning_format(
         "<think>a</think><answer>1</answer> more", answer_tag="answer", partial_credit=True
     )
     assert trailing.reward == pytest.approx(2 / 3)
-    assert trailing.components["layout"] == 0.0
+    assert trailing.details["parts"]["layout"] == 0.0
     assert not trailing.correct
     nothing = check_reasoning_format("just text", partial_credit=True)
     assert nothing.reward == 0.0
-    # Without partial credit a malformed response earns nothing, but components still say why.
+    # Without partial credit a malformed response earns nothing, but the part scores still say why.
     strict = check_reasoning_format("<think>a</think>")
-    assert strict.reward == 0.0 and strict.components["think"] == 1.0
+    assert strict.reward == 0.0 and strict.details["parts"]["think"] == 1.0
 
 
 def test_problems_are_all_listed():

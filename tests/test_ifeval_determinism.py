@@ -103,13 +103,21 @@ def results(n: int = 1000) -> list[list]:
     return out
 
 
-_SCRIPT = "import json, tests.test_ifeval_determinism as t; print(json.dumps(t.results()))"
+def generated_tasks() -> list[dict]:
+    """Procedural instruction and JSON tasks from fixed seeds, as plain data."""
+    from rlvr_envs.envs.instructions import instruction_task, json_task
+
+    rng = np.random.default_rng(7)
+    tasks = [instruction_task(rng, 1, 4) for _ in range(300)]
+    tasks += [json_task(rng, 1, 6, 2) for _ in range(100)]
+    return [task.to_dict() for task in tasks]
 
 
-def _run_in_fresh_process(hash_seed: str) -> list:
+def _run_in_fresh_process(hash_seed: str, function: str = "results") -> list:
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    script = f"import json, tests.test_ifeval_determinism as t; print(json.dumps(t.{function}()))"
     completed = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -131,3 +139,10 @@ def test_same_results_in_separate_processes():
     assert len(first) == 2000
     assert first == second
     assert first == json.loads(json.dumps(results()))
+
+
+def test_procedural_tasks_are_the_same_in_separate_processes():
+    first = _run_in_fresh_process("1", "generated_tasks")
+    second = _run_in_fresh_process("999", "generated_tasks")
+    assert first == second
+    assert first == json.loads(json.dumps(generated_tasks()))

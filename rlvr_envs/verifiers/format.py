@@ -26,10 +26,10 @@ _TAG_NAME = re.compile(r"[A-Za-z][\w.\-]*")
 class FormatError(ValueError):
     """The response does not follow the reasoning format; the message lists every problem."""
 
-    def __init__(self, problems: list[str], components: dict[str, float]) -> None:
+    def __init__(self, problems: list[str], scores: dict[str, float]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-        self.components = components
+        self.scores = scores
 
 
 @dataclass(frozen=True)
@@ -129,18 +129,18 @@ def _analyse(
                     problems.append(f"text after </{answer_tag}>")
                     layout_ok = False
 
-    components = {
+    scores = {
         "think": 1.0 if think_span is not None else 0.0,
         "answer": 1.0 if answer is not None else 0.0,
     }
     if answer_tag is not None or not prefilled_think:
-        components["layout"] = 1.0 if layout_ok and think_span is not None else 0.0
+        scores["layout"] = 1.0 if layout_ok and think_span is not None else 0.0
     parts = None
     if not problems and think_span is not None and answer is not None:
         parts = ReasoningParts(
             reasoning=response[think_span[0] : think_span[1]].strip(), answer=answer
         )
-    return problems, components, parts
+    return problems, scores, parts
 
 
 def split_reasoning(
@@ -153,9 +153,9 @@ def split_reasoning(
     """The reasoning and answer of a well-formed response; :class:`FormatError` otherwise."""
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
-    problems, components, parts = _analyse(response, think_tag, answer_tag, prefilled_think)
+    problems, scores, parts = _analyse(response, think_tag, answer_tag, prefilled_think)
     if parts is None:
-        raise FormatError(problems or ["malformed response"], components)
+        raise FormatError(problems or ["malformed response"], scores)
     return parts
 
 
@@ -176,26 +176,24 @@ def check_reasoning_format(
     partial_credit: bool = False,
 ) -> Verdict:
     """Correct when the response follows the format; with ``partial_credit`` a wrong one earns
-    the mean of its per-part scores (``think``, ``answer``, ``layout``) instead of 0."""
+    the mean of its per-part scores (``details["parts"]``: think, answer, layout) instead of 0."""
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
-    problems, components, parts = _analyse(response, think_tag, answer_tag, prefilled_think)
+    problems, scores, parts = _analyse(response, think_tag, answer_tag, prefilled_think)
     if parts is not None:
         return Verdict.make(
             Status.CORRECT,
             "well-formed reasoning and answer",
             extracted=parts.answer,
-            components=components,
-            details={"reasoning_chars": len(parts.reasoning)},
+            details={"parts": scores, "reasoning_chars": len(parts.reasoning)},
         )
     status = Status.NO_ANSWER if not response.strip() else Status.FORMAT_ERROR
-    partial = sum(components.values()) / len(components) if partial_credit else 0.0
+    partial = sum(scores.values()) / len(scores) if partial_credit else 0.0
     return Verdict.make(
         status,
         problems[0] if problems else "malformed response",
         reward=partial,
-        components=components,
-        details={"problems": problems},
+        details={"parts": scores, "problems": problems},
     )
 
 
