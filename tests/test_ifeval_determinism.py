@@ -108,8 +108,8 @@ def generated_tasks() -> list[dict]:
     from rlvr_envs.envs.instructions import instruction_task, json_task
 
     rng = np.random.default_rng(7)
-    tasks = [instruction_task(rng, 1, 4) for _ in range(300)]
-    tasks += [json_task(rng, 1, 6, 2) for _ in range(100)]
+    tasks = [instruction_task(rng, 1, 4) for _ in range(120)]
+    tasks += [json_task(rng, 1, 6, 2) for _ in range(50)]
     return [task.to_dict() for task in tasks]
 
 

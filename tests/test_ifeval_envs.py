@@ -11,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 import rlvr_envs  # noqa: F401 - registers the environments
 from rlvr_envs.data import DataError
+from rlvr_envs.envs.instruction_solutions import PROCEDURAL_LANGUAGES, SENTENCES
 from rlvr_envs.envs.instructions import (
     ALL_IDS,
     CONFLICTS,
@@ -19,7 +20,7 @@ from rlvr_envs.envs.instructions import (
     json_task,
     perturb_json_answer,
 )
-from rlvr_envs.verifiers.ifeval import INSTRUCTION_IDS, parse_instruction_list
+from rlvr_envs.verifiers.ifeval import INSTRUCTION_IDS, detect_language, parse_instruction_list
 from rlvr_envs.verifiers.json_output import verify_json
 
 # Rows in IFEval's layout; the second pads kwargs with None like the hub's union schema does.
@@ -172,6 +173,24 @@ def test_generated_tasks_are_valid_compatible_and_varied():
             assert task.prompt.split("?")[0] + "?" == task.metadata["request"]
         seen.update(ids)
     assert seen == set(INSTRUCTION_IDS)
+
+
+def test_every_generated_task_has_a_verified_reference_and_known_wrong_answers():
+    env = gym.make("rlvr/InstructionFollowing-v0", max_instructions=4).unwrapped
+    rng = np.random.default_rng(3)
+    for task in env.source.take(300, seed=11):
+        assert env.verify(task.solution, task).correct, (task.prompt, task.solution)
+        wrong = env.perturb(task, rng)
+        assert len(wrong) == len(task.answer["instruction_id_list"])
+        for completion in wrong:
+            verdict = env.verify(completion, task)
+            assert verdict.reward == 0.0, (task.answer, completion)
+
+
+def test_languages_with_reference_sentences_are_identified():
+    for code in PROCEDURAL_LANGUAGES:
+        assert detect_language(" ".join(SENTENCES[code])) == code
+    assert detect_language(" ".join(SENTENCES["en"])) == "en"
 
 
 def test_conflict_table_is_symmetric():

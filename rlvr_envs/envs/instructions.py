@@ -9,6 +9,9 @@ Each factory configures a :class:`~rlvr_envs.env.TextEnv` with a task source and
   silently scored as passed or failed.
 - ``rlvr/InstructionFollowing-v0`` (:func:`instruction_following`): seeded, unlimited tasks, each
   one of this module's base requests with a random set of compatible instructions and arguments.
+  Every task carries a reference response that the verifier accepts (see
+  :mod:`.instruction_solutions`), which proves the instruction set satisfiable; it follows the
+  instructions, not the request's topic, so it is a check, not a demonstration to imitate.
 - ``rlvr/JSONFormat-v0`` (:func:`json_format`): produce a JSON object that matches a random
   JSON Schema shown in the prompt; every task carries a conforming reference solution.
 """
@@ -33,8 +36,8 @@ from ..verifiers.ifeval import (
     describe,
     parse_instruction_list,
 )
-from ..verifiers.ifeval.language import LANGUAGE_NAMES
 from ..verifiers.json_output import JSONVerifier
+from .instruction_solutions import PROCEDURAL_LANGUAGES, break_instruction, reference_response
 
 # --- rlvr/IFEval-v0 -----------------------------------------------------------------------------
 
@@ -179,16 +182,17 @@ YES_NO_QUESTIONS = (
     "Is it possible to grow tomatoes indoors?",
 )
 
+# Keywords avoid the rare letters that letter-frequency instructions limit, so both can hold.
 KEYWORDS = (
-    "river", "lantern", "journey", "harvest", "compass", "market", "window", "garden", "signal",
-    "bridge", "village", "engine", "mirror", "letter", "island", "forest", "candle", "ladder",
-    "orbit", "thunder", "pocket", "ribbon", "meadow", "harbor", "kettle", "puzzle", "anchor",
+    "river", "lantern", "harvest", "compass", "window", "garden", "signal", "bridge", "village",
+    "engine", "mirror", "letter", "island", "forest", "candle", "ladder", "orbit", "thunder",
+    "ribbon", "meadow", "harbor", "anchor", "tower", "saddle", "pepper", "velvet",
 )  # fmt: skip
 FORBIDDEN = (
     "very", "really", "thing", "good", "important", "nice", "just", "basically", "actually",
     "amazing", "great", "simple",
 )  # fmt: skip
-FIRST_WORDS = ("however", "first", "finally", "meanwhile", "today", "imagine", "overall", "next")
+FIRST_WORDS = ("however", "first", "finally", "meanwhile", "today", "imagine", "overall", "then")
 END_PHRASES = (
     "Is there anything else I can help with?",
     "Any other questions?",
@@ -263,7 +267,7 @@ ARGUMENTS: dict[str, Generator] = {
         "forbidden_words": _pick(rng, FORBIDDEN, int(rng.integers(1, 4)))
     },
     "keywords:letter_frequency": _letter,
-    "language:response_language": lambda rng: {"language": _pick(rng, tuple(LANGUAGE_NAMES))[0]},
+    "language:response_language": lambda rng: {"language": _pick(rng, PROCEDURAL_LANGUAGES)[0]},
     "length_constraints:number_sentences": _sentences,
     "length_constraints:number_paragraphs": lambda rng: {"num_paragraphs": int(rng.integers(2, 6))},
     "length_constraints:number_words": _words,
@@ -323,7 +327,11 @@ _CONFLICTS: dict[str, frozenset[str]] = {
         }
     ),
     "length_constraints:number_paragraphs": frozenset(
-        {"length_constraints:nth_paragraph_first_word", "length_constraints:number_sentences"}
+        {
+            "length_constraints:nth_paragraph_first_word",
+            "length_constraints:number_sentences",
+            "detectable_format:multiple_sections",
+        }
     ),
     "length_constraints:nth_paragraph_first_word": frozenset(
         {
@@ -349,9 +357,8 @@ _CONFLICTS: dict[str, frozenset[str]] = {
         "detectable_format:title",
         "punctuation:no_comma",
     ),
-    "combination:repeat_prompt": _all_but(
-        "keywords:existence", "detectable_format:title", "punctuation:no_comma"
-    ),
+    # The request to repeat has commas, so "no commas" cannot go with it (IFEval pairs them).
+    "combination:repeat_prompt": _all_but("keywords:existence", "detectable_format:title"),
     "startend:end_checker": frozenset(
         {
             "change_case:english_capital",
@@ -360,7 +367,11 @@ _CONFLICTS: dict[str, frozenset[str]] = {
         }
     ),
     "change_case:capital_word_frequency": frozenset(
-        {"change_case:english_lowercase", "change_case:english_capital"}
+        {
+            "change_case:english_lowercase",
+            "change_case:english_capital",
+            "detectable_format:multiple_sections",  # SECTION and PART are capitalised words
+        }
     ),
     "change_case:english_lowercase": frozenset({"change_case:english_capital"}),
     "startend:quotation": frozenset({"detectable_format:title"}),
@@ -399,31 +410,52 @@ def choose_instructions(rng: np.random.Generator, count: int) -> list[str]:
     return chosen
 
 
+MAX_DRAWS = 50
+
+
 def instruction_task(
     rng: np.random.Generator, min_instructions: int, max_instructions: int
 ) -> Task:
-    """One base request with 1..n random compatible instructions, rendered into the prompt."""
-    count = int(rng.integers(min_instructions, max_instructions + 1))
-    ids = choose_instructions(rng, count)
-    if "detectable_format:constrained_response" in ids:
-        request = _pick(rng, YES_NO_QUESTIONS)[0]
-    else:
-        request = _pick(rng, BASE_REQUESTS)[0]
-    kwargs = [ARGUMENTS[iid](rng) for iid in ids]
-    # The request to repeat is everything said before the repeat instruction, so it comes last.
-    order = sorted(range(len(ids)), key=lambda i: ids[i] == "combination:repeat_prompt")
-    ids, kwargs = [ids[i] for i in order], [kwargs[i] for i in order]
-    text = request
-    for iid, kw in zip(ids, kwargs):
-        if iid == "combination:repeat_prompt":
-            kw["prompt_to_repeat"] = text
-        text = f"{text} {describe(iid, kw)}"
-    return Task(
-        id="",
-        prompt=text,
-        answer={"instruction_id_list": ids, "kwargs": kwargs},
-        metadata={"request": request, "instruction_id_list": ids},
-    )
+    """One base request with 1..n random compatible instructions, rendered into the prompt.
+
+    The task carries a reference response that the verifier accepts; a draw for which none is
+    found is redrawn, so every task is satisfiable.
+    """
+    for _ in range(MAX_DRAWS):
+        count = int(rng.integers(min_instructions, max_instructions + 1))
+        ids = choose_instructions(rng, count)
+        if "detectable_format:constrained_response" in ids:
+            request = _pick(rng, YES_NO_QUESTIONS)[0]
+        else:
+            request = _pick(rng, BASE_REQUESTS)[0]
+        kwargs = [ARGUMENTS[iid](rng) for iid in ids]
+        # The request to repeat is everything said before the repeat instruction: it comes last.
+        order = sorted(range(len(ids)), key=lambda i: ids[i] == "combination:repeat_prompt")
+        ids, kwargs = [ids[i] for i in order], [kwargs[i] for i in order]
+        text = request
+        for iid, kw in zip(ids, kwargs):
+            if iid == "combination:repeat_prompt":
+                kw["prompt_to_repeat"] = text
+            text = f"{text} {describe(iid, kw)}"
+        solution = reference_response(ids, kwargs, offset=int(rng.integers(1000)))
+        if solution is not None:
+            return Task(
+                id="",
+                prompt=text,
+                answer={"instruction_id_list": ids, "kwargs": kwargs},
+                solution=solution,
+                metadata={"request": request, "instruction_id_list": ids},
+            )
+    raise RuntimeError(f"no satisfiable instruction set found in {MAX_DRAWS} draws")
+
+
+def perturb_instruction_answer(task: Task, rng: np.random.Generator) -> list[str]:
+    """Known-wrong completions: the reference broken on one instruction at a time."""
+    answer = task.answer
+    return [
+        break_instruction(task.solution or "", iid, kw)
+        for iid, kw in zip(answer["instruction_id_list"], answer["kwargs"])
+    ]
 
 
 def instruction_following(
@@ -445,6 +477,9 @@ def instruction_following(
         return instruction_task(rng, min_instructions, max_instructions)
 
     env_kwargs.setdefault("reward_name", "ifeval")
+    if mode == "strict" and reward == "prompt":
+        # Breaking one instruction zeroes only a strict, prompt-level reward.
+        env_kwargs.setdefault("perturb", perturb_instruction_answer)
     return TextEnv(
         ProceduralSource(
             generate, name="instructions", params=f"{min_instructions}-{max_instructions}"

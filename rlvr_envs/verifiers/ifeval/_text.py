@@ -18,10 +18,11 @@ WORD = re.compile(r"\w+(?:['’\-]\w+)*")
 # Sentence terminators, ASCII and full-width / CJK, plus the single-character ellipsis.
 _TERMINATORS = ".!?。！？｡‼⁇⁈⁉…"
 _CJK_TERMINATORS = "。！？｡"
-# A terminator run, then optional closing quotes/brackets; a boundary needs whitespace or the end
-# after it, except after CJK terminators, which are not followed by spaces in CJK text.
+# A terminator run, then optional closing quotes, brackets or markdown emphasis; a boundary
+# needs whitespace or the end after it, except after CJK terminators, which are not followed by
+# spaces in CJK text.
 _BOUNDARY = re.compile(
-    rf"[{re.escape(_TERMINATORS)}]+[\"'”’»)\]]*(?:\s+|$)|[{_CJK_TERMINATORS}]+[\"'”’」』)\]]*"
+    rf"[{re.escape(_TERMINATORS)}]+[\"'”’»)\]*_]*(?:\s+|$)|[{_CJK_TERMINATORS}]+[\"'”’」』)\]*_]*"
 )
 # Tokens that end with a period but do not end a sentence (compared case-insensitively).
 _ABBREVIATIONS = frozenset(

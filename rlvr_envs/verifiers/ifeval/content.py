@@ -45,8 +45,7 @@ def marker_pattern(marker: str) -> re.Pattern[str]:
     if marker[-1].isalnum():
         body += r"\.?"  # "P.P.S" is also written "P.P.S."
     return re.compile(
-        r"^[ \t>*_#]*" + body + r"(?!\w)[*_:]*(?P<rest>.*)",
-        re.IGNORECASE | re.MULTILINE | re.DOTALL,
+        r"(?<!\S)[>*_#]*" + body + r"(?!\w)[*_:]*(?P<rest>.*)", re.IGNORECASE | re.DOTALL
     )
 
 
@@ -58,6 +57,6 @@ def marker_pattern(marker: str) -> re.Pattern[str]:
     ),
 )
 def postscript(response: str, *, postscript_marker: str) -> bool:
-    """A line starts with the marker and some text follows it."""
+    """The marker appears (not inside a word) and some text follows it."""
     pattern = marker_pattern(nfkc(postscript_marker))
     return any(WORD.search(m.group("rest")) for m in pattern.finditer(nfkc(response)))

@@ -68,9 +68,10 @@ def number_highlighted_sections(response: str, *, num_highlights: int) -> bool:
 
 
 def count_sections(response: str, section_spliter: str) -> int:
-    """Lines that start a section: the marker word (exact case) then a number."""
+    """Lines that start a section: the marker word (exact case) then a number; markdown or an
+    opening quotation mark may come first."""
     pattern = re.compile(
-        r"^[ \t>#*_]*" + re.escape(section_spliter) + r"[ \t]+\d+(?!\w)", re.MULTILINE
+        r"^[ \t>#*_\"“']*" + re.escape(section_spliter) + r"[ \t]+\d+(?!\w)", re.MULTILINE
     )
     return len(pattern.findall(response))
 
