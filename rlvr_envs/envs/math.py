@@ -49,9 +49,10 @@ def perturb_math_answer(task: Task, rng: np.random.Generator) -> list[str]:
 
 
 def math_env(source: TaskSource, template: str, env_kwargs: dict[str, Any]) -> TextEnv:
-    """A :class:`TextEnv` with the math verifier and known-wrong answers for ``rlvr-envs check``."""
+    """A :class:`TextEnv` with the math verifier (or ``verifier=``) and known-wrong answers."""
     env_kwargs.setdefault("perturb", perturb_math_answer)
-    return TextEnv(source, "math", template=template, **env_kwargs)
+    verifier = env_kwargs.pop("verifier", "math")
+    return TextEnv(source, verifier, template=template, **env_kwargs)
 
 
 # --- arithmetic ---------------------------------------------------------------------------------

@@ -2,5 +2,13 @@
 
 from .length import OverlongPenalty, overlong_penalty
 from .reasoning import ReasoningFormat
+from .token_level import CharTokenizer, HFTokenizerCodec, TokenLevel
 
-__all__ = ["OverlongPenalty", "ReasoningFormat", "overlong_penalty"]
+__all__ = [
+    "CharTokenizer",
+    "HFTokenizerCodec",
+    "OverlongPenalty",
+    "ReasoningFormat",
+    "TokenLevel",
+    "overlong_penalty",
+]
