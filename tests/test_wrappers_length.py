@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 
@@ -45,6 +46,12 @@ def test_tokens_and_custom_length():
     env = OverlongPenalty(echo_env(), max_length=3, cache=1, length_fn=lambda s: 3)
     env.reset(options={"task_id": "echo/0"})
     assert env.step("alpha")[1] == pytest.approx(1.0 - 1.0)
+
+
+def test_a_made_env_with_the_wrapper_keeps_a_recreatable_spec():
+    env = OverlongPenalty(gym.make("rlvr/JSONFormat-v0"), max_length=100, cache=10)
+    again = gym.make(env.spec)
+    assert isinstance(again, OverlongPenalty) and again.max_length == 100
 
 
 def test_bad_settings_are_rejected():

@@ -93,6 +93,14 @@ def test_wrapped_env_passes_check_env():
     check_env(ReasoningFormat(echo_env()), skip_render_check=True)
 
 
+def test_a_made_env_with_the_wrapper_keeps_a_recreatable_spec():
+    env = ReasoningFormat(gym.make("rlvr/JSONFormat-v0"), combine="add", format_weight=0.1)
+    spec = env.spec
+    assert spec.additional_wrappers[-1].kwargs["combine"] == "add"
+    again = gym.make(spec)
+    assert isinstance(again, ReasoningFormat) and again.format_weight == 0.1
+
+
 def test_gsm8k_with_the_reasoning_format_wrapper(shared_data):
     env = ReasoningFormat(gym.make("rlvr/GSM8K-v0", data_path=shared_data / "gsm8k_test.jsonl"))
     task = env.unwrapped.source.tasks[0]

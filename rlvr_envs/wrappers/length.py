@@ -25,7 +25,7 @@ def overlong_penalty(length: int, max_length: int, cache: int) -> float:
     return -1.0
 
 
-class OverlongPenalty(gym.Wrapper):
+class OverlongPenalty(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Adds :func:`overlong_penalty` of each completion's length to the reward."""
 
     def __init__(
@@ -38,7 +38,15 @@ class OverlongPenalty(gym.Wrapper):
         length_fn: Callable[[str], int] | None = None,
         scale: float = 1.0,
     ) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(
+            self,
+            max_length=max_length,
+            cache=cache,
+            tokenizer=tokenizer,
+            length_fn=length_fn,
+            scale=scale,
+        )
+        gym.Wrapper.__init__(self, env)
         if not isinstance(max_length, int) or not isinstance(cache, int):
             raise TypeError("max_length and cache must be integers")
         if not 0 < cache <= max_length:

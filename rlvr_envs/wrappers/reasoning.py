@@ -27,7 +27,7 @@ from ..verifiers.format import check_reasoning_format
 COMBINE_RULES = ("gate", "multiply", "add")
 
 
-class ReasoningFormat(gym.Wrapper):
+class ReasoningFormat(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Scores the format and the task separately, then combines them by ``combine``."""
 
     def __init__(
@@ -41,7 +41,16 @@ class ReasoningFormat(gym.Wrapper):
         prefilled_think: bool = False,
         partial_credit: bool = False,
     ) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(
+            self,
+            combine=combine,
+            format_weight=format_weight,
+            think_tag=think_tag,
+            answer_tag=answer_tag,
+            prefilled_think=prefilled_think,
+            partial_credit=partial_credit,
+        )
+        gym.Wrapper.__init__(self, env)
         if combine not in COMBINE_RULES:
             raise ValueError(f"combine must be one of {COMBINE_RULES}, got {combine!r}")
         if combine == "gate" and partial_credit:
