@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from rlvr_envs.tasks import Task
@@ -14,6 +16,7 @@ from rlvr_envs.verifiers.ifeval import (
     InstructionError,
     check_instruction,
     describe,
+    language,
     loose_variants,
     verify,
 )
@@ -190,11 +193,39 @@ def test_every_instruction_has_a_description(instruction_id):
                 assert str(value) in text
 
 
-def test_every_instruction_runs_on_hostile_text_without_crashing():
-    texts = ["", "*" * 5000, "[" * 3000 + "]" * 3000, "\n" * 2000, "P.S." * 500, "<<" * 2000]
+HOSTILE = [
+    "",
+    "*" * 5000,
+    "[" * 3000 + "]" * 3000,
+    "\n" * 2000,
+    "<<" * 2000,
+    # Shapes that make naive patterns quadratic: each takes seconds to minutes there.
+    "Mr. " * 20_000,
+    "P.S. " * 20_000,
+    "[" + "a" * 40_000,
+    "<<" + "a" * 40_000,
+    "*" + "a" * 40_000,
+    "a." * 40_000,
+]
+
+
+def test_every_instruction_runs_on_hostile_text_without_crashing_or_stalling():
+    start = time.perf_counter()
     for instruction_id, kwargs in EXAMPLE_KWARGS.items():
-        for text in texts:
+        for text in HOSTILE:
             assert isinstance(check_instruction(text, instruction_id, kwargs), bool)
+    # Linear-time checks finish in about a second here; a quadratic one takes minutes.
+    assert time.perf_counter() - start < 30
+
+
+def test_missing_language_identifier_is_an_error_verdict(monkeypatch):
+    def unavailable():
+        raise language.LanguageIdUnavailable("language instructions need 'py3langid'")
+
+    monkeypatch.setattr(language, "_identifier", unavailable)
+    verdict = verify("Bonjour.", ["language:response_language"], [{"language": "fr"}])
+    assert verdict.status is Status.ERROR and "py3langid" in verdict.reason
+    assert verify("Hi.", ["punctuation:no_comma"], [{}]).correct
 
 
 def test_ifeval_verifier_reads_the_task_answer():

@@ -49,12 +49,16 @@ def count_words(text: str) -> int:
     return sum(1 for _ in WORD.finditer(text))
 
 
-def _ends_with_abbreviation(chunk: str) -> bool:
-    """True when ``chunk`` (text up to and including a period) ends with an abbreviation."""
-    match = re.search(r"(\S+)\.$", chunk)
-    if match is None:
+# Longest token looked at before a period: keeps the abbreviation test constant-time.
+_TOKEN_WINDOW = 32
+
+
+def _ends_with_abbreviation(text: str, period: int) -> bool:
+    """True when the word ending at ``text[period]`` (a period) is an abbreviation."""
+    window = text[max(0, period - _TOKEN_WINDOW) : period]
+    if not window or window[-1].isspace():
         return False
-    token = match.group(1).lstrip("(\"'“‘[").lower()
+    token = window.split()[-1].lstrip("(\"'“‘[").lower()
     if token in _ABBREVIATIONS:
         return True
     # A single letter ("J. Smith") or a dotted acronym ("U.S.A.") is an abbreviation.
@@ -67,12 +71,10 @@ def split_sentences(text: str) -> list[str]:
     for block in _BLANK_LINE.split(text):
         start = 0
         for match in _BOUNDARY.finditer(block):
-            end = match.end()
-            head = block[start : match.start() + 1]
-            if match.group(0).startswith(".") and _ends_with_abbreviation(head):
+            if match.group(0).startswith(".") and _ends_with_abbreviation(block, match.start()):
                 continue
-            sentences.append(block[start:end])
-            start = end
+            sentences.append(block[start : match.end()])
+            start = match.end()
         sentences.append(block[start:])
     return [s.strip() for s in sentences if WORD.search(s)]
 

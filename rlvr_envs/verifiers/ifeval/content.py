@@ -8,13 +8,14 @@ from functools import lru_cache
 from ._text import WORD, nfkc
 from .registry import instruction
 
-# Non-empty bracketed text on one line; ``[text](url)`` is a markdown link, not a placeholder.
-_PLACEHOLDER = re.compile(r"\[[^\[\]\n]*[^\s\[\]][^\[\]\n]*\](?!\()")
+# Bracketed text on one line; ``[text](url)`` is a markdown link, not a placeholder. (One
+# unambiguous character class keeps matching linear on hostile input.)
+_PLACEHOLDER = re.compile(r"\[([^\[\]\n]+)\](?!\()")
 
 
 def count_placeholders(response: str) -> int:
-    """Number of ``[placeholder]`` occurrences."""
-    return len(_PLACEHOLDER.findall(response))
+    """Number of non-blank ``[placeholder]`` occurrences."""
+    return sum(1 for m in _PLACEHOLDER.finditer(response) if m.group(1).strip())
 
 
 @instruction(

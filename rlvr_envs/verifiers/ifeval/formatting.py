@@ -14,7 +14,7 @@ _BULLET = re.compile(r"^[ \t]*[*+\-][ \t]+\S.*$", re.MULTILINE)
 _THEMATIC_BREAK = re.compile(r"^[ \t]*([*\-_])(?:[ \t]*\1){2,}[ \t]*$")
 # *text*, **text** or ***text*** on one line; the text neither starts nor ends with a space.
 _HIGHLIGHT = re.compile(r"(?<!\*)(\*{1,3})(?![\s*])([^\n*]*?[^\s*])\1(?!\*)")
-_TITLE = re.compile(r"<<[^\n<>]*[^\s<>][^\n<>]*>>")
+_TITLE = re.compile(r"<<([^\n<>]+)>>")
 
 
 def count_bullets(response: str) -> int:
@@ -115,4 +115,4 @@ def json_format(response: str) -> bool:
 )
 def title(response: str) -> bool:
     """A non-empty ``<<title>>`` on one line."""
-    return _TITLE.search(response) is not None
+    return any(m.group(1).strip() for m in _TITLE.finditer(response))

@@ -100,21 +100,19 @@ def verify(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if reward not in REWARDS:
         raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
-    try:
-        parsed = parse_instruction_list(instruction_id_list, kwargs_list, prompt)
-    except InstructionError as error:
-        return Verdict.make(Status.ERROR, f"bad instruction list: {error}")
-    if not parsed:
-        return Verdict.make(Status.ERROR, "the instruction list is empty")
-
     candidates = [response] if mode == "strict" else loose_variants(response)
     candidates = [text for text in candidates if text.strip()]
     try:
+        parsed = parse_instruction_list(instruction_id_list, kwargs_list, prompt)
+        if not parsed:
+            return Verdict.make(Status.ERROR, "the instruction list is empty")
         followed = [
             any(instruction.check(text, **arguments) for text in candidates)
             for instruction, arguments in parsed
         ]
-    except LanguageIdUnavailable as error:
+    except InstructionError as error:
+        return Verdict.make(Status.ERROR, f"bad instruction list: {error}")
+    except LanguageIdUnavailable as error:  # the grader's environment, not the response
         return Verdict.make(Status.ERROR, str(error))
 
     prompt_level = 1.0 if all(followed) else 0.0
