@@ -4,7 +4,8 @@ from gymnasium.utils.env_checker import check_env
 
 import rlvr_envs
 from rlvr_envs import list_envs, register_dataset_env
-from rlvr_envs.data import DataError
+
+from .helpers import make_or_skip
 
 ALL_IDS = [info.id for info in list_envs()]
 MATH_IDS = [info.id for info in list_envs() if info.category == "math"]
@@ -18,26 +19,16 @@ def test_builtins_are_registered_with_descriptions():
         assert info.description and info.tasks
 
 
-def _make_or_skip(env_id, **kwargs):
-    """Make an environment; skip when its data lives only on the hub and we are offline."""
-    try:
-        return gym.make(env_id, **kwargs)
-    except DataError as error:
-        if "Hugging Face hub" not in str(error):
-            raise
-        pytest.skip(f"{env_id}: its dataset is not available offline")
-
-
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_every_registered_env_passes_check_env(env_id, shared_data):
-    env = _make_or_skip(env_id)
+    env = make_or_skip(env_id)
     check_env(env.unwrapped)
     env.close()
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_every_registered_env_passes_check_env_in_chat_mode(env_id, shared_data):
-    env = _make_or_skip(env_id, chat=True, system_prompt="You are a careful solver.")
+    env = make_or_skip(env_id, chat=True, system_prompt="You are a careful solver.")
     check_env(env.unwrapped)
     env.close()
 
