@@ -138,6 +138,9 @@ def test_unsupported_rows_can_be_skipped_with_a_warning(tmp_path, shared_data):
             {"instruction_id_list": ["punctuation:no_comma", "startend:quotation"], "kwargs": [{}]},
             "kwargs entries",
         ),
+        ({"instruction_id_list": "punctuation:no_comma", "kwargs": [{}]}, "malformed row"),
+        ({"instruction_id_list": None, "kwargs": [{}]}, "malformed row"),
+        ({"instruction_id_list": ["punctuation:no_comma"], "kwargs": ["x"]}, "malformed row"),
     ],
 )
 def test_unusable_arguments_fail_at_load_time(tmp_path, row, message):

@@ -45,6 +45,13 @@ IFEVAL_FIELDS = ("key", "prompt", "instruction_id_list", "kwargs")
 _MAX_PROBLEM_LINES = 12
 
 
+_MALFORMED = "malformed row: instruction_id_list must be a list of ids, kwargs a list of objects"
+
+
+def _is_list_of(value: Any, kinds: type | tuple[type, ...]) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, kinds) for v in value)
+
+
 def _clean_kwargs(kwargs: Any) -> list[dict[str, Any]]:
     """Per-instruction kwargs without the hub's ``None`` padding of other instructions' keys."""
     return [{k: v for k, v in dict(kw or {}).items() if v is not None} for kw in kwargs]
@@ -64,8 +71,13 @@ def ifeval_tasks(
                 f"{name}: row {index} lacks field(s) {missing}; IFEval rows have {IFEVAL_FIELDS}"
             )
         key = str(row["key"])
-        ids = list(row["instruction_id_list"])
-        kwargs = _clean_kwargs(row["kwargs"] or [{}] * len(ids))
+        ids, raw_kwargs = row["instruction_id_list"], row["kwargs"]
+        if not _is_list_of(ids, str) or not _is_list_of(raw_kwargs or [], (Mapping, type(None))):
+            problems.setdefault(_MALFORMED, []).append(key)
+            bad_rows += 1
+            continue
+        ids = list(ids)
+        kwargs = _clean_kwargs(raw_kwargs or [{}] * len(ids))
         row_problems = [f"unknown instruction id {iid!r}" for iid in ids if iid not in INSTRUCTIONS]
         if not row_problems:
             try:
