@@ -18,6 +18,7 @@ from .data import load_rows, looks_local
 from .env import TextEnv
 from .prompts import MATH_TEMPLATE
 from .tasks import DatasetSource, tasks_from_rows
+from .vector import vector_entry_point
 from .verifiers import Verifier
 
 
@@ -48,6 +49,7 @@ def register(
     gym.register(
         id=id,
         entry_point=entry_point,
+        vector_entry_point=vector_entry_point(id),
         kwargs=dict(kwargs or {}),
         nondeterministic=nondeterministic,
     )
