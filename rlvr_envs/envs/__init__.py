@@ -55,6 +55,27 @@ BUILTINS: list[tuple[str, str, str, str, str]] = [
         "procedural",
         "Stdin/stdout programs: procedural families, or a JSONL of tasks via data_path=",
     ),
+    (
+        "rlvr/IFEval-v0",
+        "rlvr_envs.envs.instructions:ifeval",
+        "format",
+        "541",
+        "IFEval's verifiable instructions (google/IFEval), strict or loose, deterministic checks",
+    ),
+    (
+        "rlvr/InstructionFollowing-v0",
+        "rlvr_envs.envs.instructions:instruction_following",
+        "format",
+        "procedural",
+        "Seeded requests with random compatible IFEval-style instructions, for training",
+    ),
+    (
+        "rlvr/JSONFormat-v0",
+        "rlvr_envs.envs.instructions:json_format",
+        "format",
+        "procedural",
+        "Produce a JSON object that matches a random JSON Schema given in the prompt",
+    ),
 ]
 
 

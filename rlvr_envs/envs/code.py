@@ -18,6 +18,7 @@ from ..data import find_local, load_benchmark, load_rows, read_hub, read_local
 from ..env import TextEnv
 from ..tasks import DatasetSource, ProceduralSource, Task, TaskSource
 from ..verdict import Verdict
+from ..verifiers.code import parse_quietly
 
 HUMANEVAL_TEMPLATE = (
     "Complete the following Python function. Answer with the complete function "
@@ -89,8 +90,8 @@ _BUMP = (
 
 def _off_by_one(code: str) -> str | None:
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
+        tree = parse_quietly(code)
+    except (SyntaxError, ValueError):
         return None
     if not any(isinstance(n, ast.Return) for n in ast.walk(tree)):
         # A stdin/stdout program: print one more line so the output differs.
@@ -158,10 +159,12 @@ def mbpp_entry_point(code: str, tests: list[str]) -> str | None:
     """The function the tests call first among those the reference code defines."""
     try:
         defined = {
-            n.name for n in ast.parse(code).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            n.name
+            for n in parse_quietly(code).body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef))
         }
-        tree = ast.parse("\n".join(tests))
-    except SyntaxError:
+        tree = parse_quietly("\n".join(tests))
+    except (SyntaxError, ValueError):
         return None
     for node in ast.walk(tree):
         if (

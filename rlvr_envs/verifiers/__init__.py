@@ -82,6 +82,9 @@ _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "math": "rlvr_envs.verifiers.math:MathVerifier",
     "exact": "rlvr_envs.verifiers:ExactVerifier",
     "code": "rlvr_envs.verifiers.code:CodeVerifier",
+    "ifeval": "rlvr_envs.verifiers.ifeval:IFEvalVerifier",
+    "json": "rlvr_envs.verifiers.json_output:JSONVerifier",
+    "format": "rlvr_envs.verifiers.format:FormatVerifier",
 }
 
 

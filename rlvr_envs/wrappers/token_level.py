@@ -110,7 +110,7 @@ def as_codec(tokenizer: Any) -> TokenCodec:
 Shaping = Callable[[str, int], float]
 
 
-class TokenLevel(gym.Wrapper):
+class TokenLevel(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """One token per step over a text environment; the verifier's reward when the episode ends.
 
     Observation: ``{"tokens": int64[max_prompt_tokens + max_new_tokens], "length": int64[1]}``,
@@ -128,7 +128,15 @@ class TokenLevel(gym.Wrapper):
         allowed_tokens: Sequence[int | str] | None = None,
         shaping: Shaping | None = None,
     ) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(
+            self,
+            tokenizer=tokenizer,
+            max_prompt_tokens=max_prompt_tokens,
+            max_new_tokens=max_new_tokens,
+            allowed_tokens=allowed_tokens,
+            shaping=shaping,
+        )
+        gym.Wrapper.__init__(self, env)
         if max_prompt_tokens < 1 or max_new_tokens < 1:
             raise ValueError("max_prompt_tokens and max_new_tokens must be >= 1")
         self.codec = as_codec(tokenizer)

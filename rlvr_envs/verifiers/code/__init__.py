@@ -30,7 +30,7 @@ from typing import Any
 
 from ...tasks import Task
 from ...verdict import Status, Verdict
-from .harness import Call, HarnessError, PassOutcome, TestProgram
+from .harness import Call, HarnessError, PassOutcome, TestProgram, parse_quietly, quiet_compile
 
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
 MAX_RESPONSE_CHARS = 200_000
@@ -63,8 +63,8 @@ def extract_code(response: str) -> tuple[str | None, str]:
 def defines(code: str, name: str) -> bool:
     """True when ``code`` parses and defines ``name`` at module level."""
     try:
-        tree = ast.parse(code)
-    except SyntaxError:
+        tree = parse_quietly(code)
+    except (SyntaxError, ValueError):
         return False
     for node in tree.body:
         if (
@@ -349,7 +349,7 @@ def _verify(
     if prefix and entry_point and not defines(code, entry_point):
         code = f"{prefix.rstrip()}\n{code}"
     try:
-        compile(code, "solution.py", "exec")
+        quiet_compile(code, "solution.py")
     except (SyntaxError, ValueError) as error:
         line = getattr(error, "lineno", None)
         return Verdict.make(

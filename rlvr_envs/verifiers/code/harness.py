@@ -26,6 +26,7 @@ import importlib
 import json
 import random as _random
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,22 @@ SHARED_MODULES = frozenset(
     "array bisect cmath collections copy datetime decimal fractions functools heapq itertools "
     "json math operator re statistics string sys typing".split()
 )
+
+
+def parse_quietly(code: str) -> ast.Module:
+    """``ast.parse`` without the warnings that escapes like ``"\\w"`` in plain strings give."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(code)
+
+
+def quiet_compile(source: str | ast.Module, filename: str) -> types.CodeType:
+    """``compile(..., "exec")`` without escape-sequence warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return compile(source, filename, "exec")
 
 
 class Blocked(Exception):
@@ -259,8 +276,8 @@ def _solution_modules(solution: str | None) -> list[tuple[str, str]]:
     if not solution:
         return []
     try:
-        tree = ast.parse(solution)
-    except SyntaxError:
+        tree = parse_quietly(solution)
+    except (SyntaxError, ValueError):
         return []
     found = []
     for node in tree.body:
@@ -297,16 +314,16 @@ class TestProgram:
         solution: str | None = None,
     ) -> None:
         try:
-            tree = ast.parse(test_code)
-            setup_tree = ast.parse(setup or "")
-        except SyntaxError as error:
+            tree = parse_quietly(test_code)
+            setup_tree = parse_quietly(setup or "")
+        except (SyntaxError, ValueError) as error:
             raise HarnessError(f"the tests do not parse: {error}") from error
         rewriter = _AssertRewriter()
         tree = ast.fix_missing_locations(rewriter.visit(tree))
         if rewriter.count == 0:
             raise HarnessError("the tests contain no assert statement")
-        self.code = compile(tree, "<tests>", "exec")
-        self.setup = compile(setup_tree, "<setup>", "exec")
+        self.code = quiet_compile(tree, "<tests>")
+        self.setup = quiet_compile(setup_tree, "<setup>")
         self.assert_count = rewriter.count
         self.entry_point = entry_point
         defines_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
