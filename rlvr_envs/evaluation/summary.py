@@ -26,6 +26,7 @@ from .metrics import (
 # Metadata keys that identify a task rather than group tasks.
 _NOT_CATEGORIES = frozenset({"seed", "id", "task_id", "expression", "prompt", "answer"})
 MAX_CATEGORY_VALUES = 50
+MAX_CATEGORY_LENGTH = 40  # longer values are prompts or ids, not categories
 
 
 class TaskSamples:
@@ -101,7 +102,11 @@ def _category_keys(entry: Mapping[str, Any], tasks: Sequence[TaskSamples]) -> li
         if not all(isinstance(v, (str, int, bool)) or v is None for v in values):
             continue
         distinct = set(map(str, values))
-        if 2 <= len(distinct) <= MAX_CATEGORY_VALUES and len(distinct) < len(tasks):
+        # Groups worth a table: a few short labels, each shared by about two tasks or more.
+        if (
+            2 <= len(distinct) <= min(MAX_CATEGORY_VALUES, len(tasks) // 2)
+            and max(map(len, distinct)) <= MAX_CATEGORY_LENGTH
+        ):
             chosen.append(key)
     return chosen
 

@@ -30,7 +30,12 @@ def word_tasks(n=12):
             id=f"w{i}",
             prompt=f"Repeat exactly: word{i}",
             answer=f"word{i}",
-            metadata={"subject": SUBJECTS[i % 3], "level": 1 + i % 2, "unique": f"u{i}"},
+            metadata={
+                "subject": SUBJECTS[i % 3],
+                "level": 1 + i % 2,
+                "unique": f"u{i}",
+                "request": f"a long request that is not a category {i % 2}" * 2,
+            },
         )
         for i in range(n)
     ]
@@ -271,7 +276,8 @@ def test_categories_explicit_and_automatic(tmp_path):
     # Words 0, 3, 6, 9 are algebra: 0 and 6 are right.
     assert explicit["categories"]["subject"]["algebra"]["pass@1"] == 0.5
     automatic = summary["environments"]["auto"]["categories"]
-    assert set(automatic) == {"subject", "level"}  # "unique" has a value per task: not a category
+    # "unique" has a value per task and "request" long values: neither is a category.
+    assert set(automatic) == {"subject", "level"}
     assert automatic["level"]["1"]["mean_reward"] == 1.0  # even words are level 1
     assert automatic["level"]["2"]["mean_reward"] == 0.0
     report = (tmp_path / "report.md").read_text()

@@ -171,3 +171,32 @@ def code_oracle(observation, seed: int | None = None) -> str:
         if function_prompt in prompt:
             return f"```python\n{code}\n```"
     return "I cannot write this one."
+
+
+class ReferenceAgent:
+    """Answers every task of a suite with the task's reference solution (a pipeline check)."""
+
+    name = "reference"
+
+    def __init__(self, suite, *, seed: int = 0) -> None:
+        import json
+
+        import gymnasium as gym
+
+        from rlvr_envs.evaluation import get_suite, plan_suite
+
+        self._key = lambda obs: json.dumps(obs, sort_keys=True)
+        self.solutions: dict[str, str] = {}
+        plan = plan_suite(get_suite(suite), seed=seed, agent=self.name)
+        for entry in plan["entries"]:
+            if entry.get("skipped"):
+                continue
+            env = gym.make(entry["env"], **entry["kwargs"])
+            for task_id in entry["task_ids"]:
+                observation, _ = env.reset(options={"task_id": task_id})
+                task = env.unwrapped.source.get(task_id)
+                self.solutions[self._key(observation)] = task.solution
+            env.close()
+
+    def act(self, observations, n: int = 1, **sampling):
+        return [self.solutions[self._key(o)] for o in observations for _ in range(n)]
