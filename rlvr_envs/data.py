@@ -105,7 +105,8 @@ def read_hub(name: str, *, split: str = "test", config: str | None = None) -> li
     return [dict(row) for row in dataset]
 
 
-def _looks_local(data: str) -> bool:
+def looks_local(data: str) -> bool:
+    """True when a string names a local file rather than a hub dataset."""
     return (
         os.path.exists(data)
         or data.lower().endswith(LOCAL_SUFFIXES)
@@ -123,7 +124,7 @@ def load_rows(
     if isinstance(data, os.PathLike):
         return read_local(data)
     if isinstance(data, str):
-        if _looks_local(data):
+        if looks_local(data):
             return read_local(os.path.expanduser(data))
         return read_hub(data, split=split, config=config)
     if isinstance(data, Sequence):
@@ -135,3 +136,26 @@ def load_rows(
     raise TypeError(
         f"data must be a file path, a hub dataset name or a list of dicts, got {type(data).__name__}"
     )
+
+
+DATA_DIR_VARIABLE = "RLVR_ENVS_DATA_DIR"
+
+
+def load_benchmark(
+    hub_name: str,
+    *,
+    local_names: Sequence[str],
+    data_path: str | os.PathLike | None = None,
+    split: str = "test",
+    config: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of a public benchmark from ``data_path``, else ``$RLVR_ENVS_DATA_DIR``, else the hub."""
+    if data_path is not None:
+        return read_local(os.path.expanduser(os.fspath(data_path)))
+    directory = os.environ.get(DATA_DIR_VARIABLE)
+    if directory:
+        for name in local_names:
+            candidate = Path(directory, name)
+            if candidate.is_file():
+                return read_local(candidate)
+    return read_hub(hub_name, split=split, config=config)

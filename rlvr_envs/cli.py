@@ -1,0 +1,83 @@
+"""The ``rlvr-envs`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from .data import DATA_DIR_VARIABLE
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .registry import list_envs
+
+    infos = list_envs()
+    width = max((len(i.id) for i in infos), default=0)
+    tasks_width = max((len(i.tasks) for i in infos), default=0)
+    for info in infos:
+        print(f"{info.id:<{width}}  {info.tasks:>{tasks_width}}  {info.description}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_check
+
+    return run_check(args.env or None, limit=args.limit, threshold=args.threshold, seed=args.seed)
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    try:
+        from sandbox.cli import main as sandbox_main
+    except ImportError as error:
+        print(f"rlvr-envs sandbox: the sandbox package is not available ({error})", file=sys.stderr)
+        return 2
+    return sandbox_main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="rlvr-envs",
+        description="Gymnasium environments for RL from verifiable rewards.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help=f"directory with local copies of benchmark files (sets ${DATA_DIR_VARIABLE})",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list registered environments")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("check", help="run reference and known-wrong answers through every verifier")
+    p.add_argument("--env", action="append", help="environment id (repeatable; default: all)")
+    p.add_argument("--limit", type=int, default=None, help="tasks per environment (default: all)")
+    p.add_argument("--threshold", type=float, default=0.99, help="minimum reference pass rate")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("sandbox", help="sandbox tools: doctor, build-image", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rlvr-envs`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.data_dir:
+        os.environ[DATA_DIR_VARIABLE] = os.path.abspath(args.data_dir)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
