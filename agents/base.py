@@ -60,7 +60,9 @@ class SamplingParams:
         return self.temperature == 0
 
     @classmethod
-    def build(cls, params: SamplingParams | Mapping[str, Any] | None = None, **overrides: Any) -> SamplingParams:
+    def build(
+        cls, params: SamplingParams | Mapping[str, Any] | None = None, **overrides: Any
+    ) -> SamplingParams:
         """Merge a base (params or a dict) with keyword overrides; accepts OpenAI-style aliases."""
         values: dict[str, Any] = {}
         if isinstance(params, SamplingParams):
@@ -73,7 +75,9 @@ class SamplingParams:
         for key, value in values.items():
             name = _ALIASES.get(key, key)
             if name not in known:
-                raise TypeError(f"unknown sampling parameter {key!r}; known: {sorted(known | set(_ALIASES))}")
+                raise TypeError(
+                    f"unknown sampling parameter {key!r}; known: {sorted(known | set(_ALIASES))}"
+                )
             if value is not None or name == "seed":
                 merged[name] = value
         return cls(**merged)
@@ -123,14 +127,19 @@ class TokenAgent(Agent, Protocol):
         """Token-exact generations for observations (observation-major with ``n`` samples)."""
         ...
 
-    def generate_tokens(self, prompts: Sequence[Sequence[int]], **sampling: Any) -> list[Generation]:
+    def generate_tokens(
+        self, prompts: Sequence[Sequence[int]], **sampling: Any
+    ) -> list[Generation]:
         """Token-exact generations continuing already tokenised prompts."""
         ...
 
 
 def supports_tokens(agent: Any) -> bool:
     """True when ``agent`` can return token ids and log-probs (``generate_tokens`` + a tokenizer)."""
-    return callable(getattr(agent, "generate_tokens", None)) and getattr(agent, "tokenizer", None) is not None
+    return (
+        callable(getattr(agent, "generate_tokens", None))
+        and getattr(agent, "tokenizer", None) is not None
+    )
 
 
 def check_observations(observations: Any) -> list[Observation]:
@@ -148,9 +157,15 @@ def check_observations(observations: Any) -> list[Observation]:
                 f"observation {i} is a single message; a chat observation is a list of messages, "
                 "and act() takes a list of observations: act([[{'role': 'user', 'content': ...}]])"
             )
-        if isinstance(obs, Sequence) and obs and all(
-            isinstance(m, Mapping) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-            for m in obs
+        if (
+            isinstance(obs, Sequence)
+            and obs
+            and all(
+                isinstance(m, Mapping)
+                and isinstance(m.get("role"), str)
+                and isinstance(m.get("content"), str)
+                for m in obs
+            )
         ):
             continue
         raise TypeError(

@@ -55,11 +55,17 @@ class CallableAgent:
         repeated = [obs for obs in batch for _ in range(params.n)]
         if self.batched:
             answers = self.fn(repeated, **kwargs)
-            if isinstance(answers, str) or not isinstance(answers, Sequence) or len(answers) != len(repeated):
+            if (
+                isinstance(answers, str)
+                or not isinstance(answers, Sequence)
+                or len(answers) != len(repeated)
+            ):
                 got = type(answers).__name__
                 if isinstance(answers, Sequence) and not isinstance(answers, str):
                     got += f" of length {len(answers)}"
-                raise TypeError(f"batched agent function {self.name} must return a list of {len(repeated)} strings, got {got}")
+                raise TypeError(
+                    f"batched agent function {self.name} must return a list of {len(repeated)} strings, got {got}"
+                )
             return [self._check(i, a) for i, a in enumerate(answers)]
 
         def call(k: int) -> str:
@@ -75,5 +81,7 @@ class CallableAgent:
 
     def _check(self, index: int, answer: Any) -> str:
         if not isinstance(answer, str):
-            raise TypeError(f"agent function {self.name} returned {type(answer).__name__} for sample {index}; it must return a str")
+            raise TypeError(
+                f"agent function {self.name} returned {type(answer).__name__} for sample {index}; it must return a str"
+            )
         return answer

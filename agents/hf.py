@@ -103,7 +103,9 @@ class HFAgent:
             if tokenizer is None:
                 tokenizer = self.name
         else:
-            self.name = str(getattr(getattr(model, "config", None), "name_or_path", "") or type(model).__name__)
+            self.name = str(
+                getattr(getattr(model, "config", None), "name_or_path", "") or type(model).__name__
+            )
             self.model = model
             if device is not None:
                 self.model.to(_resolve_device(device))
@@ -121,9 +123,13 @@ class HFAgent:
         config = self.model.config
         self.max_context = max_context or getattr(config, "max_position_embeddings", None)
         self.vocab_size = int(self.model.get_input_embeddings().num_embeddings)
-        self.eos_token_ids = frozenset(eos_token_ids if eos_token_ids is not None else self._find_eos_ids())
+        self.eos_token_ids = frozenset(
+            eos_token_ids if eos_token_ids is not None else self._find_eos_ids()
+        )
         if not self.eos_token_ids:
-            raise ValueError("no EOS token id in the generation config or tokenizer; pass eos_token_ids=")
+            raise ValueError(
+                "no EOS token id in the generation config or tokenizer; pass eos_token_ids="
+            )
         pad = getattr(tokenizer, "pad_token_id", None)
         # Only fills padded slots: masks come from lengths, so any valid id works.
         self.pad_token_id = int(pad) if pad is not None else min(self.eos_token_ids)
@@ -137,7 +143,10 @@ class HFAgent:
     def _find_eos_ids(self) -> set[int]:
         ids: set[int] = set()
         gen_config = getattr(self.model, "generation_config", None)
-        for source in (getattr(gen_config, "eos_token_id", None), getattr(self.tokenizer, "eos_token_id", None)):
+        for source in (
+            getattr(gen_config, "eos_token_id", None),
+            getattr(self.tokenizer, "eos_token_id", None),
+        ):
             if isinstance(source, int):
                 ids.add(source)
             elif source is not None:
@@ -167,7 +176,9 @@ class HFAgent:
         batch = check_observations(observations)
         return self.generate_tokens([self.encode(obs) for obs in batch], **sampling)
 
-    def generate_tokens(self, prompts: Sequence[Sequence[int]], **sampling: Any) -> list[Generation]:
+    def generate_tokens(
+        self, prompts: Sequence[Sequence[int]], **sampling: Any
+    ) -> list[Generation]:
         """Token-exact generations continuing tokenised prompts (observation-major with ``n``)."""
         params = SamplingParams.build(self.default_sampling, **sampling)
         rows: list[list[int]] = []
@@ -187,7 +198,9 @@ class HFAgent:
         started = time.perf_counter()
         with generation_mode(self.model):
             for batch in self._plan_batches(rows, limits):
-                outputs = self._decode([rows[i] for i in batch], [limits[i] for i in batch], params, generator)
+                outputs = self._decode(
+                    [rows[i] for i in batch], [limits[i] for i in batch], params, generator
+                )
                 for i, generation in zip(batch, outputs):
                     results[i] = generation
         elapsed = time.perf_counter() - started
@@ -204,13 +217,17 @@ class HFAgent:
 
     def _check_prompt(self, index: int, prompt: Sequence[int]) -> list[int]:
         if isinstance(prompt, (str, bytes)) or not isinstance(prompt, Sequence):
-            raise TypeError(f"prompt {index} must be a list of token ids, got {type(prompt).__name__}")
+            raise TypeError(
+                f"prompt {index} must be a list of token ids, got {type(prompt).__name__}"
+            )
         ids = [int(t) for t in prompt]
         if not ids:
             raise ValueError(f"prompt {index} is empty; a prompt needs at least one token")
         bad = [t for t in ids if not 0 <= t < self.vocab_size]
         if bad:
-            raise ValueError(f"prompt {index} has token ids outside the vocabulary [0, {self.vocab_size}): {bad[:5]}")
+            raise ValueError(
+                f"prompt {index} has token ids outside the vocabulary [0, {self.vocab_size}): {bad[:5]}"
+            )
         if self.max_context is not None and len(ids) >= self.max_context:
             raise ContextLengthError(
                 f"prompt {index} has {len(ids)} tokens; the model's context is {self.max_context} "
@@ -226,7 +243,10 @@ class HFAgent:
         longest = most_new = 0
         for i in order:
             width = max(longest, len(rows[i])) + max(most_new, limits[i])
-            too_many_tokens = self.max_batch_tokens is not None and (len(current) + 1) * width > self.max_batch_tokens
+            too_many_tokens = (
+                self.max_batch_tokens is not None
+                and (len(current) + 1) * width > self.max_batch_tokens
+            )
             if current and (len(current) >= self.batch_size or too_many_tokens):
                 batches.append(current)
                 current, longest, most_new = [], 0, 0
@@ -297,7 +317,9 @@ class HFAgent:
                 token = chosen_list[slot]
                 tokens[row].append(token)
                 logprobs[row].append(logp_list[slot])
-                stop = self._stop_string(tokens[row][-window:], params.stop) if params.stop else None
+                stop = (
+                    self._stop_string(tokens[row][-window:], params.stop) if params.stop else None
+                )
                 if token in self.eos_token_ids:
                     finish[row] = ("stop", token)
                 elif stop is not None:

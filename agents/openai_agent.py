@@ -72,10 +72,13 @@ class OpenAIAgent:
         sampling: SamplingParams | Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        max_context: int | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {base_url!r}")
+            raise ValueError(
+                f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, got {base_url!r}"
+            )
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise ValueError("need concurrency >= 1, max_retries >= 0 and timeout > 0")
         self.model = model
@@ -95,12 +98,33 @@ class OpenAIAgent:
         self.default_sampling = SamplingParams.build(sampling)
         self.extra_body = dict(extra_body or {})
         self.headers = dict(headers or {})
+        self._max_context = max_context
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAIAgent({self.model!r}, {self.base_url!r})"
+
+    @property
+    def max_context(self) -> int | None:
+        """The model's context length: as given, else ``max_model_len`` from ``/v1/models`` (vLLM
+        and ``agents.serve`` report it), else None. Token-exact generation caps ``max_tokens`` by it."""
+        if self._max_context is None and self.tokenizer is not None:
+            try:
+                models = self.post("/models", None).get("data") or []
+            except AgentError:
+                models = []
+            for entry in models:
+                if (
+                    isinstance(entry, dict)
+                    and entry.get("id") == self.model
+                    and isinstance(entry.get("max_model_len"), int)
+                ):
+                    self._max_context = entry["max_model_len"]
+            if self._max_context is None:
+                self._max_context = 0  # unknown; do not ask again
+        return self._max_context or None
 
     # --- the agent protocol -------------------------------------------------------------------
 
@@ -115,9 +139,13 @@ class OpenAIAgent:
         """Token-exact generations for observations (needs ``tokenizer``)."""
         batch = check_observations(observations)
         tokenizer = self._need_tokenizer()
-        return self.generate_tokens([encode_observation(tokenizer, obs) for obs in batch], **sampling)
+        return self.generate_tokens(
+            [encode_observation(tokenizer, obs) for obs in batch], **sampling
+        )
 
-    def generate_tokens(self, prompts: Sequence[Sequence[int]], **sampling: Any) -> list[Generation]:
+    def generate_tokens(
+        self, prompts: Sequence[Sequence[int]], **sampling: Any
+    ) -> list[Generation]:
         """Token-exact generations continuing token-id prompts, via ``/v1/completions``."""
         self._need_tokenizer()
         params = SamplingParams.build(self.default_sampling, **sampling)
@@ -183,23 +211,42 @@ class OpenAIAgent:
             body["prompt"] = observation
             choices = self._choices(self.post("/completions", body), params.n)
             return [c.get("text") or "" for c in choices]
-        messages = [{"role": "user", "content": observation}] if isinstance(observation, str) else observation
+        messages = (
+            [{"role": "user", "content": observation}]
+            if isinstance(observation, str)
+            else observation
+        )
         body["messages"] = messages
         choices = self._choices(self.post("/chat/completions", body), params.n)
         return [(c.get("message") or {}).get("content") or "" for c in choices]
 
-    def _token_generations(self, prompt: list[int], params: SamplingParams, index: int) -> list[Generation]:
+    def _token_generations(
+        self, prompt: list[int], params: SamplingParams, index: int
+    ) -> list[Generation]:
         body = self._body(params, index)
-        body.update(prompt=prompt, logprobs=1, return_tokens_as_token_ids=True, return_token_ids=True)
+        context = self.max_context
+        if context is not None:
+            if len(prompt) >= context:
+                raise ContextLengthError(
+                    f"prompt {index} has {len(prompt)} tokens; the model's context is {context} tokens"
+                )
+            body["max_tokens"] = min(params.max_new_tokens, context - len(prompt))
+        body.update(
+            prompt=prompt, logprobs=1, return_tokens_as_token_ids=True, return_token_ids=True
+        )
         choices = self._choices(self.post("/completions", body), params.n)
         return [self._generation(prompt, choice, params) for choice in choices]
 
-    def _generation(self, prompt: list[int], choice: dict[str, Any], params: SamplingParams) -> Generation:
+    def _generation(
+        self, prompt: list[int], choice: dict[str, Any], params: SamplingParams
+    ) -> Generation:
         logprobs = choice.get("logprobs") or {}
         token_ids = choice.get("token_ids")
         if token_ids is None:
             tokens = logprobs.get("tokens") or []
-            if not all(isinstance(t, str) and t.startswith("token_id:") for t in tokens):
+            if not tokens or not all(
+                isinstance(t, str) and t.startswith("token_id:") for t in tokens
+            ):
                 raise AgentError(
                     f"{self.base_url} did not return sampled token ids; token-exact generation needs a "
                     "server that supports return_token_ids or return_tokens_as_token_ids (vLLM, agents.serve)"
@@ -225,16 +272,20 @@ class OpenAIAgent:
     def _choices(self, response: dict[str, Any], n: int) -> list[dict[str, Any]]:
         choices = response.get("choices")
         if not isinstance(choices, list) or len(choices) != n:
-            raise AgentError(f"{self.base_url} returned {0 if not isinstance(choices, list) else len(choices)} choices, expected {n}")
+            raise AgentError(
+                f"{self.base_url} returned {0 if not isinstance(choices, list) else len(choices)} choices, expected {n}"
+            )
         return sorted(choices, key=lambda c: c.get("index", 0))
 
-    def post(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON to ``base_url + route`` with retries; the decoded JSON answer."""
-        payload = json.dumps(body).encode()
+    def post(self, route: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        """POST JSON to ``base_url + route`` (GET when ``body`` is None) with retries."""
+        payload = json.dumps(body).encode() if body is not None else None
         last: Exception | None = None
         for attempt in range(self.max_retries + 1):
             if attempt:
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(
+                    0.5, 1.0
+                )
                 if isinstance(last, _Retryable) and last.retry_after is not None:
                     delay = min(self.max_backoff, max(delay, last.retry_after))
                 time.sleep(delay)
@@ -249,7 +300,11 @@ class OpenAIAgent:
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+            cls = (
+                http.client.HTTPSConnection
+                if self._scheme == "https"
+                else http.client.HTTPConnection
+            )
             conn = cls(self._host, self._port, timeout=self.timeout)
             self._local.conn = conn
         return conn
@@ -260,7 +315,8 @@ class OpenAIAgent:
             conn.close()
             self._local.conn = None
 
-    def _post_once(self, route: str, payload: bytes) -> dict[str, Any]:
+    def _post_once(self, route: str, payload: bytes | None) -> dict[str, Any]:
+        method = "GET" if payload is None else "POST"
         headers = {"Content-Type": "application/json", "Accept": "application/json", **self.headers}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -268,7 +324,7 @@ class OpenAIAgent:
         reused = conn.sock is not None
         try:
             try:
-                conn.request("POST", self._path + route, body=payload, headers=headers)
+                conn.request(method, self._path + route, body=payload, headers=headers)
                 response = conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 if not reused:
@@ -276,7 +332,7 @@ class OpenAIAgent:
                 # The server closed an idle keep-alive connection: reconnect once, no backoff.
                 self._drop_connection()
                 conn = self._connection()
-                conn.request("POST", self._path + route, body=payload, headers=headers)
+                conn.request(method, self._path + route, body=payload, headers=headers)
                 response = conn.getresponse()
             data = response.read()
         except TimeoutError as exc:
@@ -284,7 +340,9 @@ class OpenAIAgent:
             raise _Retryable(f"no answer within {self.timeout} s (timeout)") from exc
         except ConnectionRefusedError as exc:
             self._drop_connection()
-            raise _Retryable(f"connection refused by {self._host}:{self._port} (is the server running?)") from exc
+            raise _Retryable(
+                f"connection refused by {self._host}:{self._port} (is the server running?)"
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:
             self._drop_connection()
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
@@ -295,16 +353,26 @@ class OpenAIAgent:
             try:
                 return json.loads(data)
             except ValueError as exc:
-                raise ServerError(f"{self.base_url}{route} answered 200 with a body that is not JSON: {data[:200]!r}") from exc
+                raise ServerError(
+                    f"{self.base_url}{route} answered 200 with a body that is not JSON: {data[:200]!r}"
+                ) from exc
         message, code = _error_detail(data)
         where = f"{self.base_url}{route}"
         if status in (401, 403):
             raise AuthenticationError(f"{where} rejected the API key (HTTP {status}): {message}")
         if status in _RETRY_STATUSES:
             retry_after = response.getheader("Retry-After")
-            raise _Retryable(f"HTTP {status}: {message}", float(retry_after) if _is_number(retry_after) else None)
-        if status == 400 and (code == "context_length_exceeded" or "context length" in message.lower() or "context_length" in message.lower()):
-            raise ContextLengthError(f"{where}: the prompt does not fit the model's context: {message}")
+            raise _Retryable(
+                f"HTTP {status}: {message}", float(retry_after) if _is_number(retry_after) else None
+            )
+        if status == 400 and (
+            code == "context_length_exceeded"
+            or "context length" in message.lower()
+            or "context_length" in message.lower()
+        ):
+            raise ContextLengthError(
+                f"{where}: the prompt does not fit the model's context: {message}"
+            )
         if 400 <= status < 500:
             raise BadRequestError(f"{where} rejected the request (HTTP {status}): {message}")
         raise ServerError(f"{where} failed (HTTP {status}): {message}")

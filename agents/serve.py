@@ -35,7 +35,9 @@ MAX_BODY_BYTES = 32 << 20
 class RequestError(Exception):
     """An HTTP error answer in OpenAI's error format."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.param = status, message, code, param
 
@@ -43,7 +45,9 @@ class RequestError(Exception):
         kind = "invalid_request_error" if self.status < 500 else "server_error"
         if self.status == 401:
             kind = "authentication_error"
-        return {"error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}}
+        return {
+            "error": {"message": self.message, "type": kind, "param": self.param, "code": self.code}
+        }
 
 
 class _Batcher:
@@ -83,7 +87,9 @@ class _Batcher:
             groups: dict[Any, list] = {}
             for prompts, params, future in jobs:
                 alone = params.seed is not None and not params.greedy
-                groups.setdefault(id(future) if alone else params, []).append((prompts, params, future))
+                groups.setdefault(id(future) if alone else params, []).append(
+                    (prompts, params, future)
+                )
             for members in groups.values():
                 self._generate(members)
 
@@ -148,7 +154,12 @@ class CompletionServer:
 
     def start(self) -> CompletionServer:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="agents-serve", daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="agents-serve",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -188,7 +199,12 @@ class CompletionServer:
             raise RequestError(400, "streaming is not supported by this server", param="stream")
         model = body.get("model")
         if model is not None and model != self.model_name:
-            raise RequestError(404, f"The model `{model}` does not exist; this server serves `{self.model_name}`.", code="model_not_found", param="model")
+            raise RequestError(
+                404,
+                f"The model `{model}` does not exist; this server serves `{self.model_name}`.",
+                code="model_not_found",
+                param="model",
+            )
         chat = route == "chat"
         prompts = self._chat_prompts(body) if chat else self._text_prompts(body)
         params = self._sampling(body, prompts, chat)
@@ -206,9 +222,15 @@ class CompletionServer:
         try:
             (messages,) = check_observations([messages])
         except TypeError as exc:
-            raise RequestError(400, f"'messages' must be a non-empty list of {{role, content}} messages: {exc}", param="messages") from exc
+            raise RequestError(
+                400,
+                f"'messages' must be a non-empty list of {{role, content}} messages: {exc}",
+                param="messages",
+            ) from exc
         if isinstance(messages, str):
-            raise RequestError(400, "'messages' must be a list of messages, not a string", param="messages")
+            raise RequestError(
+                400, "'messages' must be a list of messages, not a string", param="messages"
+            )
         try:
             return [self.agent.encode(messages)]
         except ValueError as exc:
@@ -222,21 +244,44 @@ class CompletionServer:
             return [list(prompt)]
         if isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
             return [self.agent.encode(p) for p in prompt]
-        if isinstance(prompt, list) and prompt and all(isinstance(p, list) and p and all(isinstance(t, int) for t in p) for p in prompt):
+        if (
+            isinstance(prompt, list)
+            and prompt
+            and all(
+                isinstance(p, list) and p and all(isinstance(t, int) for t in p) for p in prompt
+            )
+        ):
             return [list(p) for p in prompt]
-        raise RequestError(400, "'prompt' must be a string, a list of strings, a list of token ids or a list of such lists", param="prompt")
+        raise RequestError(
+            400,
+            "'prompt' must be a string, a list of strings, a list of token ids or a list of such lists",
+            param="prompt",
+        )
 
-    def _sampling(self, body: dict[str, Any], prompts: list[list[int]], chat: bool) -> SamplingParams:
+    def _sampling(
+        self, body: dict[str, Any], prompts: list[list[int]], chat: bool
+    ) -> SamplingParams:
         context = getattr(self.agent, "max_context", None)
         longest = max(len(p) for p in prompts)
         if context is not None and longest >= context:
-            raise RequestError(400, f"This model's maximum context length is {context} tokens. However, your prompt has {longest} tokens.", code="context_length_exceeded", param="messages" if chat else "prompt")
+            raise RequestError(
+                400,
+                f"This model's maximum context length is {context} tokens. However, your prompt has {longest} tokens.",
+                code="context_length_exceeded",
+                param="messages" if chat else "prompt",
+            )
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
         if max_tokens is None:
             # OpenAI's defaults: the rest of the context for chat, 16 tokens for completions.
             max_tokens = (context - longest) if (chat and context is not None) else 16
         elif context is not None and isinstance(max_tokens, int) and longest + max_tokens > context:
-            raise RequestError(400, f"This model's maximum context length is {context} tokens. However, you requested {longest + max_tokens} tokens ({longest} in the prompt, {max_tokens} for the completion).", code="context_length_exceeded", param="max_tokens")
+            raise RequestError(
+                400,
+                f"This model's maximum context length is {context} tokens. However, you requested {longest + max_tokens} tokens ({longest} in the prompt, {max_tokens} for the completion).",
+                code="context_length_exceeded",
+                param="max_tokens",
+            )
+
         def given(key: str, default: Any) -> Any:
             value = body.get(key)
             return default if value is None else value
@@ -274,14 +319,29 @@ class CompletionServer:
             if chat:
                 choice["message"] = {"role": "assistant", "content": generation.text}
                 choice["logprobs"] = (
-                    {"content": [{"token": tok, "logprob": lp, "bytes": list(tok.encode()), "top_logprobs": []} for tok, lp in zip(tokens, generation.logprobs)]}
+                    {
+                        "content": [
+                            {
+                                "token": tok,
+                                "logprob": lp,
+                                "bytes": list(tok.encode()),
+                                "top_logprobs": [],
+                            }
+                            for tok, lp in zip(tokens, generation.logprobs)
+                        ]
+                    }
                     if want_logprobs
                     else None
                 )
             else:
                 choice["text"] = generation.text
                 choice["logprobs"] = (
-                    {"tokens": tokens, "token_logprobs": generation.logprobs, "top_logprobs": None, "text_offset": _offsets(tokens)}
+                    {
+                        "tokens": tokens,
+                        "token_logprobs": generation.logprobs,
+                        "top_logprobs": None,
+                        "text_offset": _offsets(tokens),
+                    }
                     if want_logprobs is not None and want_logprobs is not False
                     else None
                 )
@@ -297,7 +357,11 @@ class CompletionServer:
             "created": int(time.time()),
             "model": self.model_name,
             "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
 
     def _token_text(self, token: int, as_id: bool) -> str:
@@ -336,7 +400,12 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path.rstrip("/") in ("/health", "/v1/health"):
                 self._send(200, {"status": "ok"})
             elif self.path.rstrip("/") == "/v1/models":
-                entry = {"id": state.model_name, "object": "model", "created": 0, "owned_by": "rlvr-envs"}
+                entry = {
+                    "id": state.model_name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "rlvr-envs",
+                }
                 context = getattr(state.agent, "max_context", None)
                 if context is not None:
                     entry["max_model_len"] = context
@@ -373,14 +442,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: serve a model over the OpenAI API."""
-    parser = argparse.ArgumentParser(prog="python -m agents.serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.serve", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--model", required=True, help="local path or hub id of a causal LM")
     parser.add_argument("--tokenizer", default=None, help="tokenizer path (default: the model's)")
     parser.add_argument("--served-model-name", default=None, help="name clients pass as 'model'")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY'")
-    parser.add_argument("--device", default=None, help="cuda, cpu... (default: cuda when available)")
+    parser.add_argument(
+        "--device", default=None, help="cuda, cpu... (default: cuda when available)"
+    )
     parser.add_argument("--dtype", default=None, help="bfloat16, float32... (default: bf16 on GPU)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="how long to gather a batch")
@@ -388,7 +461,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from .hf import HFAgent
 
-    agent = HFAgent(args.model, args.tokenizer, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    agent = HFAgent(
+        args.model, args.tokenizer, device=args.device, dtype=args.dtype, batch_size=args.batch_size
+    )
     server = CompletionServer(
         agent,
         model_name=args.served_model_name or args.model,

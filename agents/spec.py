@@ -41,7 +41,9 @@ def from_spec(spec: str, **kwargs: Any) -> Agent:
 
         model, base_url = _split_model_url(rest)
         if base_url is None:
-            base_url = kwargs.pop("base_url", None) or os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+            base_url = kwargs.pop("base_url", None) or os.environ.get(
+                "OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"
+            )
         if not model:
             raise ValueError(f"bad agent spec {spec!r}: no model name before '@'")
         return OpenAIAgent(model, base_url, **kwargs)
@@ -86,7 +88,9 @@ def _python_agent(spec: str, target: str, kwargs: dict[str, Any]) -> Agent:
         try:
             obj = getattr(obj, part)
         except AttributeError as exc:
-            raise ValueError(f"agent spec {spec!r}: {module_name!r} has no attribute {attr_path!r}") from exc
+            raise ValueError(
+                f"agent spec {spec!r}: {module_name!r} has no attribute {attr_path!r}"
+            ) from exc
     if callable(getattr(obj, "act", None)) and not isinstance(obj, type):
         return obj
     if not callable(obj):

@@ -40,7 +40,13 @@ LLAMA_CHAT_TEMPLATE = (
 
 _SPECIAL_TOKENS = {
     "qwen2": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-    "llama": ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"],
+    "llama": [
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eot_id|>",
+    ],
 }
 
 _QWEN2_PRETOKENIZE = (
@@ -160,11 +166,19 @@ def build_tiny_model(
 ) -> Path:
     """Build, initialise (seeded) and save a tiny model and its tokenizer to ``out_dir``."""
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (
+        GenerationConfig,
+        LlamaConfig,
+        LlamaForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(arch, corpus=corpus, vocab_size=vocab_size, pad_equals_eos=pad_equals_eos)
+    tokenizer = train_tokenizer(
+        arch, corpus=corpus, vocab_size=vocab_size, pad_equals_eos=pad_equals_eos
+    )
 
     if arch == "qwen2":
         eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]

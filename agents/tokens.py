@@ -93,7 +93,9 @@ def _chat_continuation(
     turn_text = render_chat(tokenizer, with_action, add_generation_prompt=False)
     full_text = render_chat(tokenizer, new, add_generation_prompt=True)
     if not turn_text.startswith(prompt_text):
-        raise TranscriptError("the chat template renders the assistant turn in a way that does not extend the prompt")
+        raise TranscriptError(
+            "the chat template renders the assistant turn in a way that does not extend the prompt"
+        )
     turn = turn_text[len(prompt_text) :]  # the assistant turn as the template writes it
     sampled = tokenizer.decode(list(sampled_ids), skip_special_tokens=False)
     if turn.startswith(sampled):
@@ -103,14 +105,26 @@ def _chat_continuation(
         # stream, and the template's own closing of the turn follows them.
         bridge = turn[len(action) :]
     else:
-        raise TranscriptError("the chat template does not render the action verbatim in the assistant turn")
+        raise TranscriptError(
+            "the chat template does not render the action verbatim in the assistant turn"
+        )
     if full_text.startswith(turn_text):
         return bridge + full_text[len(turn_text) :]
     # Templates that rewrite history (e.g. drop reasoning from earlier turns) are not append-only:
-    # render the new messages after a neutral exchange and keep the difference.
-    base = [{"role": "user", "content": "."}, {"role": "assistant", "content": "."}]
-    base_text = render_chat(tokenizer, base, add_generation_prompt=False)
-    tail_text = render_chat(tokenizer, base + [dict(m) for m in new[n + 1 :]], add_generation_prompt=True)
-    if not tail_text.startswith(base_text):
-        raise TranscriptError("the chat template is not append-only; cannot encode only the new messages")
-    return bridge + tail_text[len(base_text) :]
+    # render the new messages after a neutral prefix and keep the difference. A lone user message
+    # suits most templates; templates that insist on alternating roles get a full exchange.
+    added = [dict(m) for m in new[n + 1 :]]
+    for base in (
+        [{"role": "user", "content": "."}],
+        [{"role": "user", "content": "."}, {"role": "assistant", "content": "."}],
+    ):
+        try:
+            base_text = render_chat(tokenizer, base, add_generation_prompt=False)
+            tail_text = render_chat(tokenizer, base + added, add_generation_prompt=True)
+        except Exception:  # a template may reject a role order (jinja raise_exception)
+            continue
+        if tail_text.startswith(base_text):
+            return bridge + tail_text[len(base_text) :]
+    raise TranscriptError(
+        "the chat template is not append-only; cannot encode only the new messages"
+    )
