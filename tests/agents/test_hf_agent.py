@@ -291,3 +291,17 @@ def test_model_object_and_stats(qwen2_agent: HFAgent) -> None:
     assert agent.last_stats["generated_tokens"] >= 1
     with pytest.raises(ValueError, match="tokenizer="):
         HFAgent(qwen2_agent.model)
+
+
+def test_peft_lora_model(qwen2_path) -> None:
+    peft = pytest.importorskip("peft")
+    base = HFAgent(qwen2_path, device="cpu")
+    lora = peft.get_peft_model(
+        base.model,
+        peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    agent = HFAgent(lora, base.tokenizer)
+    generations = agent.generate(PROMPTS[:2], temperature=0.9, max_new_tokens=8, seed=0)
+    for generation in generations:
+        expected = reference_logprobs(agent, generation, 0.9)
+        assert torch.allclose(torch.tensor(generation.logprobs), expected, atol=1e-3)

@@ -331,3 +331,36 @@ def test_command_line_server(qwen2_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_token_rollouts_through_the_server_match_local_ones(qwen2_agent, client) -> None:
+    import functools
+
+    from agents.rollout import collect_rollouts
+
+    from .envs import word_env
+
+    assert client.max_context == 2048  # read from /v1/models
+    make = functools.partial(word_env, chat=True, max_turns=2)
+    remote = collect_rollouts(
+        client, make, num_tasks=2, group_size=2, temperature=0, max_new_tokens=6
+    )
+    local = collect_rollouts(
+        qwen2_agent, make, num_tasks=2, group_size=2, temperature=0, max_new_tokens=6
+    )
+    assert remote.mode == local.mode == "tokens"
+    for r, h in zip(remote, local):
+        assert (r.token_ids, r.loss_mask, r.completions) == (
+            h.token_ids,
+            h.loss_mask,
+            h.completions,
+        )
+        assert max(abs(a - b) for a, b in zip(r.logprobs, h.logprobs)) < 1e-5
+
+
+def test_token_generation_respects_the_servers_context(qwen2_path, server) -> None:
+    agent = OpenAIAgent("tiny", server.url, tokenizer=qwen2_path, max_context=20)
+    (generation,) = agent.generate_tokens([[5] * 17], temperature=0, max_new_tokens=10)
+    assert len(generation.token_ids) <= 3 and generation.truncated
+    with pytest.raises(ContextLengthError):
+        agent.generate_tokens([[5] * 20], max_new_tokens=2)
