@@ -304,61 +304,99 @@ class HFAgent:
         logits = self._forward(ids, mask, positions, cache)
         next_positions = positions[:, -1:] + 1
 
-        alive = list(range(len(prompts)))  # batch slot -> row
-        tokens: list[list[int]] = [[] for _ in prompts]
-        logprobs: list[list[float]] = [[] for _ in prompts]
-        finish: list[tuple[str, int | str | None]] = [("length", None)] * len(prompts)
+        # Sampled tokens and log-probs stay on the device, indexed by row; the loop syncs once per
+        # step (how many rows still run). Finished rows leave the batch (and the cache) once they
+        # are an eighth of it; until then they decode junk that nobody reads.
+        count, longest = len(prompts), max(limits)
+        tokens = torch.full((count, longest), self.pad_token_id, dtype=torch.long, device=device)
+        logprobs = torch.zeros((count, longest), dtype=torch.float32, device=device)
+        lengths = torch.tensor(limits, dtype=torch.long, device=device)
+        ended_by = torch.full((count,), -1, dtype=torch.long, device=device)  # the EOS id, if any
+        eos = torch.tensor(sorted(self.eos_token_ids), dtype=torch.long, device=device)
+        rows = torch.arange(count, device=device)  # batch slot -> row
+        running = torch.ones(count, dtype=torch.bool, device=device)
+        slot_limits = lengths.clone()
+        stopped: dict[int, str] = {}
+        history: list[list[int]] = [[] for _ in prompts]
         window = 2 * max((len(s.encode()) for s in params.stop), default=0) + 4
+        step = 0
         while True:
             chosen, chosen_logp = self._sample(logits, params, generator)
-            chosen_list, logp_list = chosen.tolist(), chosen_logp.tolist()
-            keep: list[int] = []
-            for slot, row in enumerate(alive):
-                token = chosen_list[slot]
-                tokens[row].append(token)
-                logprobs[row].append(logp_list[slot])
-                stop = (
-                    self._stop_string(tokens[row][-window:], params.stop) if params.stop else None
+            tokens[rows, step] = chosen
+            logprobs[rows, step] = chosen_logp
+            is_eos = torch.isin(chosen, eos)
+            ending = running & (is_eos | (slot_limits <= step + 1))
+            if params.stop:
+                ending |= self._stop_hits(
+                    chosen, rows, running, history, window, params.stop, stopped
                 )
-                if token in self.eos_token_ids:
-                    finish[row] = ("stop", token)
-                elif stop is not None:
-                    finish[row] = ("stop", stop)
-                elif len(tokens[row]) < limits[row]:
-                    keep.append(slot)
-            if not keep:
+            lengths[rows] = torch.where(ending, step + 1, lengths[rows])
+            ended_by[rows] = torch.where(ending & is_eos, chosen, ended_by[rows])
+            running = running & ~ending
+            still = int(running.sum())
+            if still == 0:
                 break
-            if len(keep) < len(alive):
-                index = torch.tensor(keep, dtype=torch.long, device=device)
-                cache.batch_select_indices(index)
-                mask, next_positions, chosen = mask[index], next_positions[index], chosen[index]
-                alive = [alive[slot] for slot in keep]
-            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
+            if (len(rows) - still) * 8 >= len(rows):
+                keep = running.nonzero().squeeze(-1)
+                cache.batch_select_indices(keep)
+                mask, next_positions, chosen = mask[keep], next_positions[keep], chosen[keep]
+                rows, running, slot_limits = rows[keep], running[keep], slot_limits[keep]
+            mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
             logits = self._forward(chosen[:, None], mask, next_positions, cache)
             next_positions = next_positions + 1
+            step += 1
 
+        token_rows, logp_rows = tokens.tolist(), logprobs.tolist()
         results = []
-        for row, prompt in enumerate(prompts):
-            reason, stopped_by = finish[row]
-            sampled = tokens[row]
-            if isinstance(stopped_by, int):
+        for row, (prompt, length, eos_id) in enumerate(
+            zip(prompts, lengths.tolist(), ended_by.tolist())
+        ):
+            sampled = token_rows[row][:length]
+            if eos_id >= 0:
+                reason, stopped_by = "stop", eos_id
                 text = self.tokenizer.decode(sampled[:-1], skip_special_tokens=True)
             else:
+                stopped_by = stopped.get(row)
+                reason = "stop" if stopped_by is not None else "length"
                 text = self.tokenizer.decode(sampled, skip_special_tokens=True)
-                if isinstance(stopped_by, str) and (cut := text.find(stopped_by)) >= 0:
+                if stopped_by is not None and (cut := text.find(stopped_by)) >= 0:
                     text = text[:cut]
             results.append(
                 Generation(
                     text=text,
                     prompt_ids=list(prompt),
                     token_ids=sampled,
-                    logprobs=logprobs[row],
+                    logprobs=logp_rows[row][:length],
                     truncated=reason == "length",
                     finish_reason=reason,
                     stop_reason=stopped_by,
                 )
             )
         return results
+
+    def _stop_hits(
+        self,
+        chosen: Any,
+        rows: Any,
+        running: Any,
+        history: list[list[int]],
+        window: int,
+        stops: tuple[str, ...],
+        stopped: dict[int, str],
+    ) -> Any:
+        """Rows whose text now contains a stop string (decoding only each row's recent tokens)."""
+        hits = []
+        for token, row, alive in zip(chosen.tolist(), rows.tolist(), running.tolist()):
+            hit = False
+            if alive:
+                history[row].append(token)
+                if token not in self.eos_token_ids:
+                    found = self._stop_string(history[row][-window:], stops)
+                    if found is not None:
+                        stopped[row] = found
+                        hit = True
+            hits.append(hit)
+        return self._torch.tensor(hits, dtype=self._torch.bool, device=chosen.device)
 
     def _stop_string(self, tail: list[int], stops: tuple[str, ...]) -> str | None:
         text = self.tokenizer.decode(tail, skip_special_tokens=False)

@@ -305,3 +305,21 @@ def test_peft_lora_model(qwen2_path) -> None:
     for generation in generations:
         expected = reference_logprobs(agent, generation, 0.9)
         assert torch.allclose(torch.tensor(generation.logprobs), expected, atol=1e-3)
+
+
+def test_finished_rows_waiting_to_leave_the_batch_do_not_disturb_others(
+    qwen2_agent: HFAgent,
+) -> None:
+    eos = qwen2_agent.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    prompts = [
+        f"prompt number {i}" for i in range(10)
+    ]  # one finished row of ten stays in the batch
+    free = qwen2_agent.generate(prompts, temperature=0, max_new_tokens=8)
+    with forced_tokens(qwen2_agent, {1: {0: eos}}):
+        forced = qwen2_agent.generate(prompts, temperature=0, max_new_tokens=8)
+    order = sorted(range(10), key=lambda i: len(forced[i].prompt_ids))  # row 0 of the batch
+    first = order[0]
+    assert forced[first].token_ids == free[first].token_ids[:1] + [eos]
+    assert [g.token_ids for i, g in enumerate(forced) if i != first] == [
+        g.token_ids for i, g in enumerate(free) if i != first
+    ]
