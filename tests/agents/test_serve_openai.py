@@ -364,3 +364,11 @@ def test_token_generation_respects_the_servers_context(qwen2_path, server) -> No
     assert len(generation.token_ids) <= 3 and generation.truncated
     with pytest.raises(ContextLengthError):
         agent.generate_tokens([[5] * 20], max_new_tokens=2)
+
+
+def test_text_as_chat_sends_prompts_as_user_messages(qwen2_agent, server) -> None:
+    agent = OpenAIAgent("tiny", server.url, text_as_chat=True)
+    expected = qwen2_agent.act(
+        [[{"role": "user", "content": t}] for t in TEXTS], temperature=0, max_new_tokens=8
+    )
+    assert agent.act(TEXTS, temperature=0, max_new_tokens=8) == expected
