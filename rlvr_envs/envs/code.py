@@ -57,10 +57,10 @@ def perturb_code(task: Task, rng: np.random.Generator) -> list[str]:
     """Known-wrong answers: the reference with an off-by-one, and a function that returns None."""
     wrong = []
     code = (task.solution or "").removeprefix("```python\n").removesuffix("\n```")
-    mutated = _off_by_one(code)
+    entry = task.answer.get("entry_point") if isinstance(task.answer, Mapping) else None
+    mutated = _off_by_one(code, entry)
     if mutated is not None and mutated != code:
         wrong.append(fenced(mutated))
-    entry = task.answer.get("entry_point") if isinstance(task.answer, Mapping) else None
     if entry:
         wrong.append(fenced(f"def {entry}(*args, **kwargs):\n    return None"))
     else:
@@ -69,10 +69,28 @@ def perturb_code(task: Task, rng: np.random.Generator) -> list[str]:
 
 
 class _BumpReturns(ast.NodeTransformer):
-    """Adds 1 to every returned number (``return x`` -> ``return _bump(x)``)."""
+    """Changes what one function returns (``return x`` -> ``return __bump(x)``).
+
+    Only the named function's own returns change: bumping helpers too could cancel out
+    (``not not x``).
+    """
+
+    def __init__(self, function: str | None) -> None:
+        self.function = function
+        self.inside = False
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        if self.inside or (self.function is not None and node.name != self.function):
+            return node
+        self.inside = True
+        self.generic_visit(node)
+        self.inside = False
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Return(self, node: ast.Return) -> ast.AST:
-        if node.value is None:
+        if node.value is None or not self.inside:
             return node
         call = ast.Call(ast.Name("__bump", ast.Load()), [node.value], [])
         return ast.copy_location(ast.Return(call), node)
@@ -80,7 +98,8 @@ class _BumpReturns(ast.NodeTransformer):
 
 _BUMP = (
     "def __bump(v):\n"
-    "    if type(v) in (int, float): return v + 1\n"
+    "    if type(v) is int: return v + 1\n"
+    "    if type(v) is float: return v * 1.5 + 1\n"
     "    if type(v) is bool: return not v\n"
     "    if type(v) is str: return v + 'x'\n"
     "    if type(v) in (list, tuple): return type(v)(list(v) + [0])\n"
@@ -88,7 +107,7 @@ _BUMP = (
 )
 
 
-def _off_by_one(code: str) -> str | None:
+def _off_by_one(code: str, entry_point: str | None) -> str | None:
     try:
         tree = parse_quietly(code)
     except (SyntaxError, ValueError):
@@ -96,7 +115,7 @@ def _off_by_one(code: str) -> str | None:
     if not any(isinstance(n, ast.Return) for n in ast.walk(tree)):
         # A stdin/stdout program: print one more line so the output differs.
         return code + "\nprint(1)\n"
-    tree = ast.fix_missing_locations(_BumpReturns().visit(tree))
+    tree = ast.fix_missing_locations(_BumpReturns(entry_point).visit(tree))
     return _BUMP + ast.unparse(tree)
 
 

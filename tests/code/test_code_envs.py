@@ -9,11 +9,14 @@ import pytest
 from rlvr_envs.envs.code import fenced
 
 # MBPP items whose own reference solution cannot pass, with the reason (subset="full").
+# Their tests build objects of a class that only the solution defines (``Node`` in the
+# test_setup_code, ``Pair(...)`` in the asserts) and pass them to it. Such objects are not plain
+# data, so the solution cannot be run apart from the tests; the verdict is ``error`` or ``wrong``,
+# never a pass.
 MBPP_FULL_KNOWN_FAILURES = {
-    # Tests build tree objects (``Node``) in test_setup_code and pass them to the solution: not
-    # plain data, so the harness cannot run the solution apart from the tests.
-    "mbpp/177": "tests pass Node objects",
-    "mbpp/933": "tests pass Node objects",
+    "mbpp/367": "setup code builds Node objects of the solution's class",
+    "mbpp/601": "asserts pass Pair objects of the solution's class",
+    "mbpp/927": "setup code builds Node objects of the solution's class",
 }
 
 

@@ -149,7 +149,9 @@ def test_mbpp_asserts_with_shadowed_builtin_and_imported_module(local_box):
 
 
 def test_dependent_calls_need_several_rounds(local_box):
-    tests = "assert inc(inc(inc(1))) == 4\nassert [inc(i) for i in range(50)] == list(range(1, 51))"
+    tests = (
+        "assert inc(inc(inc(100))) == 103\nassert [inc(i) for i in range(50)] == list(range(1, 51))"
+    )
     verdict = verify(fence("def inc(x):\n    return x + 1"), tests, "inc", sandbox=local_box)
     assert verdict.correct and verdict.details["rounds"] == 3
 

@@ -159,7 +159,6 @@ HACKS = {
     "returns_not_implemented": "def add(a, b):\n    return NotImplemented\n",
     "returns_nan": "def add(a, b):\n    return float('nan')\n",
     "returns_string_of_answer": "def add(a, b):\n    return str(a + b)\n",
-    "returns_float_for_int": "def add(a, b):\n    return float(a + b)\n",
     "lazy_generator": "def add(a, b):\n    yield a + b\n",
     "forked_child_writes_later": (
         "import os, time\n"

@@ -35,7 +35,6 @@ from .harness import Call, HarnessError, PassOutcome, TestProgram, parse_quietly
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
 MAX_RESPONSE_CHARS = 200_000
 MAX_ROUNDS = 8
-SANDBOX_VARIABLE = "RLVR_ENVS_SANDBOX"
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
@@ -82,14 +81,18 @@ def defines(code: str, name: str) -> bool:
 # --- sandbox access ------------------------------------------------------------------------------
 
 _default_lock = threading.Lock()
+_default: dict[int, Any] = {}  # pid -> sandbox: a forked child must not use its parent's pool
 
 
 def default_sandbox() -> Any:
-    """The shared sandbox named by ``$RLVR_ENVS_SANDBOX`` (default ``auto``), started lazily."""
+    """The process's shared ``auto`` sandbox (``$RLVR_SANDBOX_BACKEND`` picks one), started lazily."""
     import sandbox as sandbox_package
 
     with _default_lock:
-        return sandbox_package.get_sandbox(os.environ.get(SANDBOX_VARIABLE, "auto"))
+        box = _default.get(os.getpid())
+        if box is None or getattr(box, "_closed", False):
+            box = _default[os.getpid()] = sandbox_package.get_sandbox("auto")
+        return box
 
 
 def _resolve(sandbox: Any) -> Any:
@@ -394,6 +397,14 @@ def _is_function_cases(tests: Any) -> bool:
     )
 
 
+def _failure_status(raised_by_candidate: bool, why: str | None) -> Status:
+    """WRONG for a failed check; RUNTIME_ERROR (or MEMORY_LIMIT) when the candidate raised."""
+    if not raised_by_candidate:
+        return Status.WRONG
+    # RLIMIT_AS turns an oversized allocation into a MemoryError the candidate could catch.
+    return Status.MEMORY_LIMIT if why and "MemoryError" in why else Status.RUNTIME_ERROR
+
+
 def _verify_assert_tests(code, tests, entry_point, setup, box, limits, reward, max_rounds):
     if isinstance(tests, Mapping):
         setup = "\n".join(filter(None, [setup, tests.get("setup")]))
@@ -415,8 +426,7 @@ def _verify_assert_tests(code, tests, entry_point, setup, box, limits, reward, m
         why = f"assert #{first[0]} (line {first[1]}): {first[2]}"
     else:
         why = outcome.aborted
-    status = Status.RUNTIME_ERROR if raised else Status.WRONG
-    verdict = _score(outcome.passed, outcome.total, reward, why, status)
+    verdict = _score(outcome.passed, outcome.total, reward, why, _failure_status(raised, why))
     return verdict.replace(details={**verdict.details, **info})
 
 
@@ -445,8 +455,7 @@ def _verify_function_cases(code, cases, entry_point, box, limits, reward, float_
         else:
             why = f"case {index}: returned {record.get('bad')}"
         first = first or why
-    status = Status.RUNTIME_ERROR if raised else Status.WRONG
-    verdict = _score(passed, len(cases), reward, first, status)
+    verdict = _score(passed, len(cases), reward, first, _failure_status(raised, first))
     return verdict.replace(details={**verdict.details, "exec": summary})
 
 

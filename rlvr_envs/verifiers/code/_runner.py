@@ -59,6 +59,12 @@ _MAPPINGS = {
     "__defaultdict": collections.defaultdict,
 }
 _MAPPING_TAGS = {cls: tag for tag, cls in _MAPPINGS.items()}
+# Built-in types passed as values (``remove_datatype(items, int)``).
+_BUILTIN_TYPES = {
+    t.__name__: t
+    for t in (int, float, complex, str, bytes, bool, list, tuple, dict, set, frozenset, type(None))
+}
+_TYPE_NAMES = {t: name for name, t in _BUILTIN_TYPES.items()}
 
 
 def to_plain(value, _depth=0, _budget=None, opaque=False):
@@ -104,6 +110,8 @@ def _to_plain(value, _depth, _budget):
         if kind is dict:
             return {"__dict": pairs}
         return {_MAPPING_TAGS[kind]: pairs}
+    if kind is type and value in _TYPE_NAMES:
+        return {"__type": _TYPE_NAMES[value]}
     if kind is collections.deque:
         return {"__deque": [_to_plain(v, _depth + 1, _budget) for v in value]}
     if kind is bytes:
@@ -143,7 +151,11 @@ def from_plain(data):
         return {from_plain(k): from_plain(v) for k, v in data["__dict"]}
     for tag, cls in _MAPPINGS.items():
         if tag in data:
-            return cls({from_plain(k): from_plain(v) for k, v in data[tag]})
+            items = {from_plain(k): from_plain(v) for k, v in data[tag]}
+            # A defaultdict's factory is not data; without one it behaves as a plain dict.
+            return cls(None, items) if cls is collections.defaultdict else cls(items)
+    if "__type" in data:
+        return _BUILTIN_TYPES[data["__type"]]
     if "__deque" in data:
         return collections.deque(from_plain(v) for v in data["__deque"])
     if "__opaque" in data:

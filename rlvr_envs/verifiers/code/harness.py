@@ -210,6 +210,8 @@ class _Pass:
             ok = bool(condition())
             error: str | None = None
             raised = False
+        except HarnessError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure inside an assertion is an outcome
             ok, error = False, f"{type(exc).__name__}: {exc}"
             raised = getattr(exc, "_rlvr_from_candidate", False)
