@@ -143,6 +143,95 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    try:
+        from agents.grpo import (
+            ConfigError,
+            GRPOConfig,
+            TrainingError,
+            config_from_dict,
+            default_run_config,
+            train,
+        )
+    except ImportError as error:
+        print(
+            f"rlvr-envs train needs the training extras (pip install 'rlvr-envs[agents]'): {error}",
+            file=sys.stderr,
+        )
+        return 2
+    values: dict[str, object] = {}
+    if args.config:
+        with open(args.config, encoding="utf-8") as handle:
+            values.update(json.load(handle))
+    flags = {
+        "model": args.model,
+        "env": args.env,
+        "output_dir": args.output_dir,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "group_size": args.group_size,
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "lr": args.lr,
+        "device": args.device,
+        "precision": args.precision,
+        "seed": args.seed,
+        "loss_aggregation": args.loss,
+        "baseline": args.baseline,
+        "scale_rewards": args.scale_rewards,
+        "beta": args.beta,
+        "num_updates": args.num_updates,
+        "micro_batch_size": args.micro_batch_size,
+        "lora_r": args.lora_r,
+        "warmup_steps": args.warmup_steps,
+        "eval_tasks": args.eval_tasks,
+        "eval_every": args.eval_every,
+        "save_every": args.save_every,
+        "num_threads": args.threads,
+    }
+    values.update({k: v for k, v in flags.items() if v is not None})
+    if args.env_arg:
+        values["env_kwargs"] = {**dict(values.get("env_kwargs") or {}), **dict(args.env_arg)}
+    for name, on in (
+        ("resume", args.resume),
+        ("mask_truncated", args.mask_truncated),
+    ):
+        if on:
+            values[name] = True
+    for name, off in (
+        ("dynamic_sampling", args.no_dynamic_sampling),
+        ("progress", args.no_progress),
+        ("plot", args.no_plot),
+    ):
+        if off:
+            values[name] = False
+    values.update(dict(args.set or []))
+    try:
+        if values.get("model") is None:
+            # The offline default: a tiny policy built here. Its environment settings only fit
+            # its own environment.
+            base = default_run_config()
+            if values.get("env", base.env) != base.env:
+                base.env_kwargs = {}
+        else:
+            base = GRPOConfig()
+        config = config_from_dict(values, base)
+        summary = train(config)
+    except (ConfigError, TrainingError) as error:
+        print(f"rlvr-envs train: {error}", file=sys.stderr)
+        return 2
+    before, after = summary["accuracy_before"], summary["accuracy_after"]
+    if before is not None and after is not None:
+        print(
+            f"accuracy before RL: {before:.1%}   after RL: {after:.1%}   "
+            f"({summary['eval_tasks']} held-out tasks, {summary['total_s']:.0f} s)"
+        )
+    print(f"summary: {os.path.join(config.output_dir, 'summary.json')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -205,6 +294,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci", choices=("bootstrap", "normal"), default="bootstrap")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "train",
+        help="GRPO training (offline default: a tiny policy learns arithmetic on CPU)",
+        description="GRPO-family RL on an environment's verifier. With no --model, a tiny "
+        "policy is built offline and trained on one-digit sums on CPU in a few minutes; with "
+        "--model (any Hugging Face causal LM) and --env, a real model trains, bf16 on a GPU.",
+    )
+    p.add_argument("--model", help="hub id or local path of a causal LM (default: tiny, offline)")
+    p.add_argument("--env", help="environment id (default: rlvr/Arithmetic-v0, level 1)")
+    p.add_argument(
+        "--env-arg",
+        action="append",
+        type=_key_value,
+        metavar="KEY=VALUE",
+        help="environment keyword argument (repeatable; JSON values)",
+    )
+    p.add_argument("--output-dir", "-o", help="where metrics.jsonl, summary.json, model/ go")
+    p.add_argument("--steps", type=int, help="RL steps")
+    p.add_argument("--batch-size", type=int, help="completions per step (a multiple of G)")
+    p.add_argument("--group-size", "-G", type=int, help="completions per task (G >= 2)")
+    p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--precision", choices=("auto", "bf16-mixed", "bf16", "fp32"))
+    p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--loss",
+        choices=("token", "sequence", "constant"),
+        help="aggregation: token (DAPO), sequence (GRPO), constant (Dr. GRPO)",
+    )
+    p.add_argument("--baseline", choices=("mean", "rloo", "none"))
+    p.add_argument("--scale-rewards", choices=("group", "batch", "none"))
+    p.add_argument("--beta", type=float, help="KL (k3) penalty weight (0: no reference)")
+    p.add_argument("--num-updates", type=int, help="passes over each batch (PPO epochs)")
+    p.add_argument("--micro-batch-size", type=int, help="sequences per forward/backward")
+    p.add_argument("--lora-r", type=int, help="LoRA rank (0: full fine-tuning)")
+    p.add_argument("--warmup-steps", type=int, help="supervised warm-up steps before RL")
+    p.add_argument("--eval-tasks", type=int, help="held-out evaluation tasks (0: none)")
+    p.add_argument("--eval-every", type=int, help="evaluate every N steps too")
+    p.add_argument("--save-every", type=int, help="checkpoint every N steps")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint")
+    p.add_argument("--mask-truncated", action="store_true", help="no loss on cut completions")
+    p.add_argument("--no-dynamic-sampling", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--config", help="a JSON file of GRPOConfig fields (flags override it)")
+    p.add_argument(
+        "--set",
+        action="append",
+        type=_key_value,
+        metavar="FIELD=VALUE",
+        help="any GRPOConfig field (repeatable; JSON values), e.g. --set clip_high=0.28",
+    )
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sandbox", help="sandbox tools: doctor, build-image", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -1,0 +1,1167 @@
+"""GRPO-family reinforcement learning from verifiable rewards, in one file (CleanRL style).
+
+    rlvr-envs train                                          # offline default: a tiny policy, CPU
+    rlvr-envs train --model Qwen/Qwen2.5-0.5B-Instruct --env rlvr/GSM8K-v0 --device cuda
+
+Every step samples ``group_size`` completions for each of ``batch_size / group_size`` tasks, scores
+them with the environment's verifier, turns the rewards into group-relative advantages and takes
+clipped policy-gradient steps toward the completions that scored. One dataclass holds every
+hyper-parameter; :func:`train` runs the loop top to bottom:
+
+1. the policy: a Hugging Face causal LM (a tiny one built offline when ``model`` is None),
+   optionally with a LoRA adapter, and an :class:`~agents.hf.HFAgent` over it that generates;
+2. the tasks: held-out evaluation tasks, disjoint from the stream of training tasks;
+3. an optional supervised warm-up (:mod:`agents.grpo_warmup`), then the accuracy before RL;
+4. the RL loop: rollouts with dynamic sampling, advantages, old and reference log-probs, updates,
+   one JSONL line per step, checkpoints;
+5. the accuracy after RL, ``summary.json``, the final model and a PNG of the curves.
+
+The loss options are the small functions right below the config, each tested against a
+hand-computed value: advantages (``baseline`` mean / rloo / none, ``scale_rewards`` group / batch /
+none), aggregation (``loss_aggregation`` token = DAPO, sequence = original GRPO, constant =
+Dr. GRPO, always normalised over the whole optimizer step, so that gradient accumulation does not
+change the update), clip-higher, and the k3 KL penalty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .hf import HFAgent, generation_mode
+from .rollout import Episode, RolloutRunner, pad_episodes
+
+
+@dataclass
+class GRPOConfig:
+    """Every hyper-parameter of a run; the defaults suit a ~0.5B model on one GPU."""
+
+    # --- what to train, on what
+    model: str | None = None  # a hub id or a local path; None builds a tiny policy offline
+    env: str = "rlvr/Arithmetic-v0"  # any registered environment id
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    chat: bool | None = None  # chat observations; None: when the tokenizer has a chat template
+    output_dir: str = "runs/train"
+    seed: int = 0
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1" ...
+    precision: str = "auto"  # "bf16-mixed" (fp32 weights, bf16 compute), "bf16", "fp32"; auto
+    num_threads: int | None = None  # torch CPU threads; None leaves torch's choice
+
+    # --- rollouts
+    steps: int = 200  # RL steps (one batch of rollouts each)
+    batch_size: int = 64  # completions per step: batch_size / group_size tasks
+    group_size: int = 8  # completions per task (G)
+    max_new_tokens: int = 512
+    temperature: float = 1.0
+    top_p: float = 1.0
+    generation_batch_size: int | None = None  # sequences per decoding batch; None: all at once
+    dynamic_sampling: bool = True  # drop groups whose rewards are all equal, sample more (DAPO)
+    max_sampling_rounds: int = 3  # rollout rounds per step that refill dropped groups
+    mask_truncated: bool = False  # no loss on completions cut at max_new_tokens (DAPO)
+
+    # --- advantages and loss
+    baseline: str = "mean"  # "mean" (GRPO), "rloo" (leave-one-out), "none"
+    scale_rewards: str = "group"  # "group" (GRPO), "batch", "none" (Dr. GRPO)
+    loss_aggregation: str = "token"  # "token" (DAPO), "sequence" (GRPO), "constant" (Dr. GRPO)
+    clip_low: float = 0.2  # ratio clipped below at 1 - clip_low ...
+    clip_high: float = 0.28  # ... and above at 1 + clip_high (clip-higher, DAPO)
+    num_updates: int = 1  # passes over each batch (PPO epochs); the old log-probs stay fixed
+    steps_per_batch: int = 1  # optimizer steps per pass (mini-batches)
+    micro_batch_size: int = 8  # sequences per forward/backward (gradient accumulation)
+    logprob_chunk_size: int = 1024  # completion tokens per chunk through the output layer
+    beta: float = 0.0  # weight of the k3 KL penalty to the reference
+    reference: str = "auto"  # "adapter" (the LoRA adapter disabled) or "copy" (frozen); auto
+
+    # --- optimizer
+    lr: float = 1e-6
+    weight_decay: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.99)
+    max_grad_norm: float = 1.0
+    lr_warmup_steps: int = 0  # linear learning-rate warm-up, then constant
+    gradient_checkpointing: bool = True  # in training forwards only; generation never uses it
+    lora_r: int = 0  # 0: full fine-tuning
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_target_modules: str | list[str] = "all-linear"
+
+    # --- supervised warm-up on reference completions (agents/grpo_warmup.py); 0 steps: none
+    warmup_steps: int = 0
+    warmup_batch_size: int = 64
+    warmup_lr: float = 1e-4
+    warmup_completion: str = "{solution}"  # the target text: task fields {answer}, {solution}
+
+    # --- evaluation, logging, checkpoints
+    eval_tasks: int = 200  # held-out tasks, greedy decoding; 0: no evaluation
+    eval_seed: int = 1_000_003
+    eval_every: int = 0  # also evaluate every N steps (0: before and after only)
+    save_every: int = 0  # checkpoint every N steps (the final model is always saved)
+    resume: bool = False  # continue from output_dir/checkpoint when there is one
+    no_signal_patience: int = 20  # consecutive steps without a learning signal before an error
+    save_model: bool = True  # the final model to output_dir/model (merged when LoRA)
+    progress: bool = True
+    plot: bool = True
+    tiny_model: dict[str, Any] = field(default_factory=dict)  # build_tiny_model() settings
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` with a clear message for settings that cannot work."""
+        choices = {
+            "baseline": ("mean", "rloo", "none"),
+            "scale_rewards": ("group", "batch", "none"),
+            "loss_aggregation": ("token", "sequence", "constant"),
+            "reference": ("auto", "adapter", "copy"),
+            "precision": ("auto", "bf16-mixed", "bf16", "fp32"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not isinstance(self.group_size, int) or self.group_size < 2:
+            raise ConfigError(
+                f"group_size must be >= 2, got {self.group_size}: GRPO scores each completion "
+                "against the other completions of the same task, so it needs at least two"
+            )
+        if self.batch_size < 1 or self.batch_size % self.group_size:
+            raise ConfigError(
+                f"batch_size ({self.batch_size}) must be a positive multiple of group_size "
+                f"({self.group_size}): each step samples batch_size / group_size whole groups"
+            )
+        if self.baseline == "rloo" and self.group_size < 2:
+            raise ConfigError("baseline='rloo' needs group_size >= 2")
+        positive = (
+            "steps",
+            "max_new_tokens",
+            "num_updates",
+            "steps_per_batch",
+            "micro_batch_size",
+            "logprob_chunk_size",
+            "max_sampling_rounds",
+            "no_signal_patience",
+            "warmup_batch_size",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("warmup_steps", "eval_tasks", "eval_every", "save_every", "lora_r"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+        if self.steps_per_batch > self.batch_size:
+            raise ConfigError(
+                f"steps_per_batch ({self.steps_per_batch}) is over batch_size ({self.batch_size})"
+            )
+        if not 0 <= self.clip_low < 1 or self.clip_high < 0:
+            raise ConfigError(
+                f"need 0 <= clip_low < 1 and clip_high >= 0, got {self.clip_low}, {self.clip_high}"
+            )
+        if self.beta < 0 or self.lr <= 0 or self.temperature <= 0:
+            raise ConfigError("need beta >= 0, lr > 0 and temperature > 0 (sampling, not greedy)")
+        if self.reference == "adapter" and not self.lora_r:
+            raise ConfigError("reference='adapter' needs a LoRA adapter (lora_r > 0)")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"num_threads must be >= 1, got {self.num_threads}")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the environment's reward never varies)."""
+
+
+# The offline default run (`rlvr-envs train` with no --model): a 0.1M-parameter policy with a
+# tokenizer trained on the fly learns one-digit sums on CPU in a few minutes. A short supervised
+# warm-up on the answers (the icing) leaves it around half right; RL (the cherry) does the rest.
+DEFAULT_RUN: dict[str, Any] = dict(
+    model=None,
+    env="rlvr/Arithmetic-v0",
+    env_kwargs={"level": 1, "template": "{prompt}"},  # "What is 3 + 5?" -> "8"
+    device="cpu",
+    num_threads=1,
+    steps=60,
+    batch_size=128,
+    group_size=8,
+    max_new_tokens=4,
+    micro_batch_size=128,
+    lr=2e-3,
+    adam_betas=(0.9, 0.99),
+    weight_decay=0.0,
+    gradient_checkpointing=False,
+    warmup_steps=90,
+    warmup_lr=3e-3,
+    warmup_completion="{answer}",
+    eval_tasks=300,
+    eval_every=10,
+    tiny_model=dict(
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=256,
+        initializer_range=0.02,
+    ),
+)
+
+
+def default_run_config(**overrides: Any) -> GRPOConfig:
+    """The offline default run's config, with overrides."""
+    return GRPOConfig(**{**copy.deepcopy(DEFAULT_RUN), **overrides})
+
+
+# --- the loss, piece by piece ---------------------------------------------------------------
+
+
+def group_advantages(
+    rewards: torch.Tensor,
+    group_ids: torch.Tensor,
+    *,
+    baseline: str = "mean",
+    scale_rewards: str = "group",
+    eps: float = 1e-4,
+) -> torch.Tensor:
+    """Advantages of episodes from their rewards and groups (episodes of one task).
+
+    ``mean``: r - mean(group) (GRPO); ``rloo``: r - mean(the group's other rewards); ``none``: r.
+    Scaled by the group's standard deviation (``group``), the batch's (``batch``) or not at all
+    (``none``, Dr. GRPO); standard deviations are unbiased (n - 1), as ``torch.std``.
+    """
+    rewards = rewards.float()
+    advantages = torch.empty_like(rewards)
+    for group in torch.unique(group_ids):
+        members = group_ids == group
+        r = rewards[members]
+        if baseline == "mean":
+            centred = r - r.mean()
+        elif baseline == "rloo":
+            centred = r - (r.sum() - r) / max(len(r) - 1, 1)
+        else:
+            centred = r.clone()
+        if scale_rewards == "group":
+            centred = centred / (r.std() + eps) if len(r) > 1 else centred
+        advantages[members] = centred
+    if scale_rewards == "batch" and len(rewards) > 1:
+        advantages = advantages / (rewards.std() + eps)
+    return advantages
+
+
+def token_weights(
+    loss_mask: torch.Tensor, aggregation: str, *, max_new_tokens: int, num_sequences: int
+) -> torch.Tensor:
+    """Per-token weights of one optimizer step's loss, 0 off the loss mask.
+
+    The step's loss is ``sum(weights * per_token_loss)`` over all its sequences, so the normaliser
+    belongs to the whole optimizer step and splitting it into micro-batches changes nothing:
+    ``token`` divides by the step's completion tokens (DAPO), ``sequence`` averages each sequence
+    over its own tokens and then over the step's sequences (GRPO), ``constant`` divides by
+    ``num_sequences * max_new_tokens``, a number that does not depend on the samples (Dr. GRPO).
+    """
+    mask = loss_mask.float()
+    if aggregation == "token":
+        return mask / mask.sum().clamp(min=1)
+    if aggregation == "sequence":
+        lengths = mask.sum(dim=-1, keepdim=True)
+        sequences = (lengths > 0).sum().clamp(min=1)
+        return mask / lengths.clamp(min=1) / sequences
+    if aggregation == "constant":
+        return mask / float(num_sequences * max_new_tokens)
+    raise ValueError(f"unknown loss aggregation {aggregation!r}")
+
+
+def policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    clip_low: float,
+    clip_high: float,
+    beta: float = 0.0,
+    ref_logprobs: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped surrogate plus ``beta`` times the k3 KL estimate, summed with ``weights``.
+
+    Per token: ``-min(ratio * A, clip(ratio, 1 - clip_low, 1 + clip_high) * A)`` with
+    ``ratio = exp(logprobs - old_logprobs)``, plus ``beta * (exp(ref - logp) - (ref - logp) - 1)``.
+    Returns the loss and token counts for the logs (clipped tokens, KL sum, tokens).
+    """
+    mask = weights != 0
+    ratio = torch.exp(logprobs - old_logprobs)
+    adv = advantages[:, None].to(ratio.dtype)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1 - clip_low, 1 + clip_high) * adv
+    per_token = -torch.minimum(unclipped, clipped)
+    kl = None
+    if beta > 0:
+        if ref_logprobs is None:
+            raise ValueError("beta > 0 needs reference log-probs")
+        delta = ref_logprobs - logprobs
+        kl = torch.exp(delta) - delta - 1
+        per_token = per_token + beta * kl
+    loss = (per_token * weights).sum()
+    with torch.no_grad():
+        low = (ratio < 1 - clip_low) & (adv < 0) & mask
+        high = (ratio > 1 + clip_high) & (adv > 0) & mask
+        stats = {
+            "tokens": float(mask.sum()),
+            "clipped_low": float(low.sum()),
+            "clipped_high": float(high.sum()),
+            "kl_sum": float((kl * mask).sum()) if kl is not None else 0.0,
+        }
+    return loss, stats
+
+
+def _split_model(model: Any) -> tuple[Any, Any]:
+    """The transformer body and the output layer of a causal LM, under a PEFT wrapper or not."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.get_decoder(), base.get_output_embeddings()
+
+
+def _chunk_logprobs(
+    hidden: torch.Tensor, targets: torch.Tensor, head: Any, temperature: float, softcap: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = head(hidden).float()
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    logp = torch.log_softmax(logits / temperature, dim=-1)
+    with torch.no_grad():
+        entropy = -(logp.exp() * logp).sum(dim=-1)
+    return logp.gather(-1, targets[:, None]).squeeze(-1), entropy
+
+
+def completion_logprobs(
+    model: Any,
+    batch: Mapping[str, torch.Tensor],
+    *,
+    temperature: float = 1.0,
+    chunk_size: int = 1024,
+    checkpoint_chunks: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probs and entropies of the loss-masked tokens, shaped like ``input_ids`` (0 elsewhere).
+
+    The transformer runs once over the sequences; only positions that predict a completion token
+    go through the output layer, ``chunk_size`` tokens at a time (with ``checkpoint_chunks`` each
+    chunk's logits are recomputed in the backward pass, so one chunk of vocabulary-wide logits is
+    alive at a time). Log-probs are ``log_softmax(logits / temperature)``, what the sampler used.
+    """
+    body, head = _split_model(model)
+    hidden = body(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=batch["position_ids"],
+        use_cache=False,
+    ).last_hidden_state
+    targets_mask = batch["loss_mask"][:, 1:] > 0  # position t predicts token t + 1
+    states = hidden[:, :-1][targets_mask]
+    targets = batch["input_ids"][:, 1:][targets_mask]
+    softcap = float(getattr(getattr(model, "config", None), "final_logit_softcapping", 0) or 0)
+    logps, entropies = [], []
+    for start in range(0, len(targets), chunk_size):
+        args = (states[start : start + chunk_size], targets[start : start + chunk_size], head)
+        if checkpoint_chunks and torch.is_grad_enabled():
+            logp, entropy = torch.utils.checkpoint.checkpoint(
+                _chunk_logprobs, *args, temperature, softcap, use_reentrant=False
+            )
+        else:
+            logp, entropy = _chunk_logprobs(*args, temperature, softcap)
+        logps.append(logp)
+        entropies.append(entropy)
+    shape = batch["input_ids"].shape
+    flat_logp = torch.cat(logps) if logps else states.new_zeros(0, dtype=torch.float32)
+    flat_entropy = torch.cat(entropies) if entropies else flat_logp.detach()
+    pad = torch.zeros(shape[0], 1, device=flat_logp.device, dtype=torch.float32)
+    zeros = torch.zeros(shape[0], shape[1] - 1, device=flat_logp.device, dtype=torch.float32)
+    logprobs = torch.cat([pad, zeros.masked_scatter(targets_mask, flat_logp)], dim=1)
+    entropy = torch.cat([pad, zeros.masked_scatter(targets_mask, flat_entropy)], dim=1)
+    return logprobs, entropy
+
+
+def rows_of(batch: Mapping[str, torch.Tensor], index: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Rows ``index`` of a right-padded batch, cut to the longest of them."""
+    width = int(batch["lengths"][index].max())
+    return {k: (v[index, :width] if v.dim() == 2 else v[index]) for k, v in batch.items()}
+
+
+def accumulate_gradients(
+    model: Any,
+    batch: Mapping[str, torch.Tensor],
+    rows: torch.Tensor,
+    config: GRPOConfig,
+    *,
+    autocast: Any = contextlib.nullcontext,
+    num_sequences: int | None = None,
+) -> dict[str, float]:
+    """One optimizer step's gradients: its ``rows`` in micro-batches, each backward adding up.
+
+    ``batch`` holds ``advantages`` and ``old_logprobs`` (and ``ref_logprobs`` when ``beta > 0``)
+    beside the padded tokens. The token weights are computed once over all the step's rows, so
+    the summed gradient is the same whatever ``micro_batch_size``.
+    """
+    rows = rows[batch["lengths"][rows].argsort(descending=True)]  # little padding per micro-batch
+    width = int(batch["lengths"][rows].max())
+    weights = token_weights(
+        batch["loss_mask"][rows, :width],
+        config.loss_aggregation,
+        max_new_tokens=config.max_new_tokens,
+        num_sequences=num_sequences or len(rows),
+    )
+    totals = {"loss": 0.0, "tokens": 0.0, "clipped_low": 0.0, "clipped_high": 0.0}
+    totals.update({"kl_sum": 0.0, "entropy_sum": 0.0})
+    for start in range(0, len(rows), config.micro_batch_size):
+        index = rows[start : start + config.micro_batch_size]
+        micro = rows_of(batch, index)
+        with autocast():
+            logprobs, entropy = completion_logprobs(
+                model,
+                micro,
+                temperature=config.temperature,
+                chunk_size=config.logprob_chunk_size,
+                checkpoint_chunks=config.gradient_checkpointing,
+            )
+        loss, stats = policy_loss(
+            logprobs,
+            micro["old_logprobs"] if "old_logprobs" in micro else logprobs.detach(),
+            micro["advantages"],
+            weights[start : start + len(index), : logprobs.shape[1]],
+            clip_low=config.clip_low,
+            clip_high=config.clip_high,
+            beta=config.beta,
+            ref_logprobs=micro.get("ref_logprobs"),
+        )
+        if loss.requires_grad:  # False when every token of the micro-batch is masked out
+            loss.backward()
+        totals["loss"] += float(loss.detach())
+        totals["entropy_sum"] += float((entropy * (micro["loss_mask"] > 0)).sum())
+        for key, value in stats.items():
+            totals[key] += value
+    return totals
+
+
+# --- the pieces around the loop -------------------------------------------------------------
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for ``name``; a clear error when CUDA is asked for and missing."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ConfigError(f"unknown device {name!r}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        build = f"torch {torch.__version__}" + (
+            "" if torch.version.cuda else ", a build without CUDA"
+        )
+        raise ConfigError(
+            f"--device {name} was asked for, but no CUDA GPU is usable here ({build}); "
+            "use --device cpu, or run on a machine with an NVIDIA GPU and a CUDA build of torch"
+        )
+    if device.type == "cuda" and device.index is not None:
+        if device.index >= torch.cuda.device_count():
+            raise ConfigError(
+                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here"
+            )
+    return device
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` is bf16-mixed on CUDA and fp32 elsewhere."""
+    if precision == "auto":
+        return "bf16-mixed" if device.type == "cuda" else "fp32"
+    return precision
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def load_policy(config: GRPOConfig, device: torch.device, precision: str) -> tuple[Any, Any]:
+    """The model (with a LoRA adapter when asked) and its tokenizer, on ``device``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = config.model
+    if path is None:
+        from .tiny import build_tiny_model
+
+        path = Path(config.output_dir) / "policy-init"
+        if not (path / "config.json").exists():
+            build_tiny_model(path, seed=config.seed, **config.tiny_model)
+    # Trainable weights stay fp32 under bf16-mixed; frozen LoRA base weights can be bf16.
+    bf16_weights = precision == "bf16" or (precision == "bf16-mixed" and config.lora_r > 0)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=torch.bfloat16 if bf16_weights else torch.float32
+    ).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    if config.lora_r:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=config.lora_r,
+                lora_alpha=config.lora_alpha,
+                lora_dropout=config.lora_dropout,
+                target_modules=config.lora_target_modules,
+                task_type="CAUSAL_LM",
+            ),
+        )
+    if config.gradient_checkpointing:
+        # Only training forwards are checkpointed: HF layers skip it outside train mode, and
+        # the agent generates in eval mode.
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+    model.train()
+    return model, tokenizer
+
+
+class TaskSplit:
+    """Held-out evaluation tasks and a stream of training tasks that never includes them.
+
+    Procedural sources: evaluation tasks come from ``source.take(n, seed=eval_seed)``, training
+    tasks from the source's sampler, skipping evaluation ids. Datasets: a seeded subset is held
+    out and training samples from the rest. Environments without a task source: distinct reset
+    seed ranges.
+    """
+
+    _EVAL_SEEDS = 2**40  # reset seeds from here on are evaluation's (no-source fallback)
+
+    def __init__(self, env: Any, *, eval_tasks: int, eval_seed: int) -> None:
+        source = getattr(env.unwrapped, "source", None)
+        self.source = source
+        self.eval_ids: list[str] = []
+        self.train_ids: list[str] | None = None
+        self.mode = "seeds"
+        if source is not None and callable(getattr(source, "get", None)):
+            if source.num_tasks is None and callable(getattr(source, "sample", None)):
+                self.mode = "procedural"
+                if eval_tasks:
+                    take = getattr(source, "take", None)
+                    rng = np.random.default_rng(eval_seed)
+                    tasks = take(eval_tasks, seed=eval_seed) if take else None
+                    tasks = tasks or [source.sample(rng) for _ in range(eval_tasks)]
+                    self.eval_ids = [t.id for t in tasks]
+            elif getattr(source, "tasks", None) is not None:
+                self.mode = "dataset"
+                ids = [t.id for t in source.tasks]
+                order = np.random.default_rng(eval_seed).permutation(len(ids))
+                held = {ids[i] for i in order[:eval_tasks]}
+                self.eval_ids = [i for i in ids if i in held]
+                self.train_ids = [i for i in ids if i not in held]
+                if not self.train_ids:
+                    raise ConfigError(
+                        f"the dataset has {len(ids)} tasks; holding out eval_tasks={eval_tasks} "
+                        "leaves none to train on: lower eval_tasks"
+                    )
+        self.eval_seed = eval_seed
+        self.num_eval = len(self.eval_ids) if self.mode != "seeds" else eval_tasks
+        self._held = set(self.eval_ids)
+
+    def training(self, n: int, rng: np.random.Generator) -> tuple[list[str] | None, int]:
+        """``n`` training tasks (ids, or None with consecutive reset seeds) and a reset seed."""
+        seed = int(rng.integers(0, self._EVAL_SEEDS - n))
+        if self.mode == "procedural":
+            ids: list[str] = []
+            while len(ids) < n:
+                task_id = self.source.sample(rng).id
+                if task_id not in self._held:
+                    ids.append(task_id)
+            return ids, seed
+        if self.mode == "dataset":
+            assert self.train_ids is not None
+            picks = rng.choice(len(self.train_ids), size=n, replace=len(self.train_ids) < n)
+            return [self.train_ids[i] for i in picks], seed
+        return None, seed
+
+    def evaluation(self) -> tuple[list[str] | None, int]:
+        """The held-out tasks (ids, or None with reset seeds from the evaluation range)."""
+        if self.mode == "seeds":
+            return None, self._EVAL_SEEDS + self.eval_seed
+        return list(self.eval_ids), self._EVAL_SEEDS + self.eval_seed
+
+
+def evaluate(
+    runner: RolloutRunner,
+    agent: HFAgent,
+    split: TaskSplit,
+    config: GRPOConfig,
+    autocast: Callable[[], Any],
+) -> dict[str, float]:
+    """Greedy accuracy (verdict ``correct``) and mean reward on the held-out tasks."""
+    task_ids, seed = split.evaluation()
+    with autocast():
+        batch = runner.collect(
+            agent,
+            num_tasks=split.num_eval,
+            group_size=1,
+            seed=seed,
+            task_ids=task_ids,
+            sampling={"temperature": 0.0, "max_new_tokens": config.max_new_tokens, "seed": 0},
+            on_error="record",
+        )
+    valid = [e for e in batch.episodes if e.valid]
+    correct = [bool(e.verdicts[-1].get("correct", e.reward >= 1.0)) for e in valid if e.verdicts]
+    return {
+        "accuracy": sum(correct) / max(len(valid), 1),
+        "reward": sum(e.reward for e in valid) / max(len(valid), 1),
+        "length": sum(e.num_generated_tokens for e in valid) / max(len(valid), 1),
+        "tasks": float(len(batch.episodes)),
+        "faults": float(len(batch.episodes) - len(valid)),
+    }
+
+
+def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    if len(xs) < 2:
+        return None
+    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    if x.std() == 0 or y.std() == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    """The trainable parameters (all of them, or the LoRA adapter's), by name."""
+    return {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def save_checkpoint(
+    directory: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]
+) -> None:
+    """Write the trainable weights, optimizer and loop state; replace the old checkpoint whole."""
+    staging = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    torch.save(trainable_state(model), staging / "weights.pt")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+        staging / "optimizer.pt",
+    )
+    (staging / "state.json").write_text(json.dumps(state, indent=2))
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.rename(directory)
+
+
+def load_checkpoint(directory: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+    """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
+    weights = torch.load(directory / "weights.pt", map_location="cpu")
+    missing = set(weights) - {n for n, _ in model.named_parameters()}
+    if missing:
+        raise TrainingError(f"the checkpoint in {directory} does not fit this model: {missing}")
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in weights:
+                param.copy_(weights[name])
+    saved = torch.load(directory / "optimizer.pt", map_location="cpu")
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    return json.loads((directory / "state.json").read_text())
+
+
+def plot_metrics(records: Sequence[Mapping[str, Any]], path: Path) -> Path | None:
+    """A PNG of the main curves (reward, held-out accuracy, length, entropy, KL/clipping, speed)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    panels = [
+        ("reward", [("reward_mean", "train reward"), ("eval_accuracy", "held-out accuracy")]),
+        ("groups", [("zero_variance_fraction", "zero-variance groups")]),
+        ("tokens", [("length_mean", "mean length"), ("length_max", "max length")]),
+        ("entropy", [("entropy", "entropy")]),
+        ("clipping / KL", [("clip_fraction", "clip fraction"), ("kl", "KL")]),
+        ("tokens/s", [("gen_tokens_per_s", "generation"), ("train_tokens_per_s", "training")]),
+    ]
+    figure, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for axis, (title, series) in zip(axes.flat, panels):
+        for key, label in series:
+            points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
+            if points:
+                xs, ys = zip(*points)
+                axis.plot(xs, ys, marker="o" if len(points) < 20 else None, label=label)
+        axis.set_title(title)
+        axis.set_xlabel("step")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def _autocast_factory(device: torch.device, precision: str) -> Callable[[], Any]:
+    if precision != "bf16-mixed":
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional: no bar
+        enabled = False
+    if not enabled:
+        return contextlib.nullcontext(None)
+    return tqdm(total=total, initial=initial, desc="GRPO", unit="step", dynamic_ncols=True)
+
+
+def _no_grad_logprobs(
+    model: Any, batch: Mapping[str, torch.Tensor], config: GRPOConfig, autocast: Any
+) -> torch.Tensor:
+    """Completion log-probs of every row without autograd, in eval mode, micro-batched."""
+    out = torch.zeros_like(batch["loss_mask"])
+    with generation_mode(model):
+        for index in torch.arange(len(batch["lengths"])).split(config.micro_batch_size):
+            index = index.to(out.device)
+            micro = rows_of(batch, index)
+            with autocast():
+                logprobs, _ = completion_logprobs(
+                    model, micro, temperature=config.temperature, chunk_size=config.logprob_chunk_size
+                )
+            out[index, : logprobs.shape[1]] = logprobs
+    return out
+
+
+@contextlib.contextmanager
+def _reference(model: Any, frozen: Any) -> Iterator[Any]:
+    """The reference policy: a frozen copy when there is one, else the model, adapter disabled."""
+    if frozen is not None:
+        yield frozen
+        return
+    with model.disable_adapter():
+        yield model
+
+
+# --- the training loop ----------------------------------------------------------------------
+
+
+def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run GRPO as configured; returns the summary (also written to ``output_dir/summary.json``)."""
+    started = time.perf_counter()
+    config.check()
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    if precision != "fp32" and device.type == "cpu":
+        log(f"note: {precision} on CPU is slow; fp32 is the CPU default")
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    seed_everything(config.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    autocast = _autocast_factory(device, precision)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint_dir = out / "checkpoint"
+    metrics_path = out / "metrics.jsonl"
+    resuming = config.resume and (checkpoint_dir / "state.json").exists()
+    if not resuming:
+        metrics_path.unlink(missing_ok=True)
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+
+    # 1. The policy, its optimizer, the agent that generates with it, the reference.
+    model, tokenizer = load_policy(config, device, precision)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=config.lr,
+        betas=tuple(config.adam_betas),
+        weight_decay=config.weight_decay,
+        fused=device.type == "cuda",
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / (config.lr_warmup_steps + 1))
+    )
+    env_kwargs = dict(config.env_kwargs)
+    if config.chat is not None:
+        env_kwargs["chat"] = config.chat
+    elif config.model is not None and getattr(tokenizer, "chat_template", None):
+        env_kwargs.setdefault("chat", True)  # an instruct model: prompts through its template
+    agent = HFAgent(
+        model,
+        tokenizer,
+        batch_size=config.generation_batch_size or max(config.batch_size, config.eval_tasks, 1),
+    )
+    frozen_reference = None
+    if config.beta > 0 and (config.reference == "copy" or not config.lora_r):
+        frozen_reference = copy.deepcopy(model).eval().requires_grad_(False)
+        if device.type == "cuda":
+            frozen_reference = frozen_reference.to(torch.bfloat16)
+
+    # 2. The tasks: held-out evaluation tasks, and a training stream without them.
+    import gymnasium
+
+    import rlvr_envs  # noqa: F401  (registers the rlvr/ environments)
+
+    try:
+        probe = gymnasium.make(config.env, **env_kwargs)
+    except gymnasium.error.Error as error:
+        raise ConfigError(f"cannot make environment {config.env!r}: {error}") from None
+    split = TaskSplit(probe, eval_tasks=config.eval_tasks, eval_seed=config.eval_seed)
+    runner = RolloutRunner(config.env, env_kwargs=env_kwargs)
+    tasks_per_step = config.batch_size // config.group_size
+    sequences_per_update = math.ceil(config.batch_size / config.steps_per_batch)
+
+    state: dict[str, Any] = {"step": 0, "accuracy_before": None, "warmup": None}
+    if resuming:
+        state = load_checkpoint(checkpoint_dir, model, optimizer, scheduler)
+        kept = [line for line in _read_jsonl(metrics_path) if line["step"] <= state["step"]]
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        log(f"resuming from step {state['step']} ({checkpoint_dir})")
+
+    # 3. Supervised warm-up (the icing), then the held-out accuracy before RL.
+    timings = {"warmup_s": 0.0, "eval_s": 0.0}
+    if not resuming and config.warmup_steps:
+        from .grpo_warmup import supervised_warmup, warmup_examples
+
+        t0 = time.perf_counter()
+        before = evaluate(runner, agent, split, config, autocast) if split.num_eval else None
+        count = config.warmup_steps * config.warmup_batch_size
+        task_ids, _ = split.training(min(count, 4096), np.random.default_rng([config.seed, 7]))
+        if task_ids is None:
+            raise ConfigError("a supervised warm-up needs an environment with a task source")
+        examples = warmup_examples(
+            probe, task_ids, completion=config.warmup_completion, tokenizer=tokenizer, agent=agent
+        )
+        result = supervised_warmup(
+            model,
+            examples,
+            steps=config.warmup_steps,
+            batch_size=config.warmup_batch_size,
+            lr=config.warmup_lr,
+            seed=config.seed,
+            pad_token_id=agent.pad_token_id,
+            autocast=autocast,
+            progress=config.progress,
+        )
+        state["warmup"] = {**result, "accuracy_before_warmup": before and before["accuracy"]}
+        timings["warmup_s"] = time.perf_counter() - t0
+        log(
+            f"warm-up: {config.warmup_steps} supervised steps, loss {result['loss_first']:.3f} -> "
+            f"{result['loss_last']:.3f}"
+            + (f", accuracy {before['accuracy']:.1%} before it" if before else "")
+        )
+    probe.close()
+    before = None
+    if not resuming and split.num_eval:
+        t0 = time.perf_counter()
+        before = evaluate(runner, agent, split, config, autocast)
+        timings["eval_s"] += time.perf_counter() - t0
+        state["accuracy_before"] = before["accuracy"]
+        state["reward_before"] = before["reward"]
+        log(f"held-out accuracy before RL: {before['accuracy']:.1%} ({split.num_eval} tasks)")
+        _append_jsonl(metrics_path, {"step": 0, "eval_accuracy": before["accuracy"]})
+
+    # 4. The RL loop (the cherry).
+    sampling = {
+        "temperature": config.temperature,
+        "top_p": config.top_p,
+        "max_new_tokens": config.max_new_tokens,
+    }
+    rl_started = time.perf_counter()
+    no_signal = 0
+    last_eval: dict[str, float] | None = before
+    with _progress(config.steps, state["step"], config.progress) as bar:
+        for step in range(state["step"] + 1, config.steps + 1):
+            step_started = time.perf_counter()
+            rng = np.random.default_rng([config.seed, step])
+
+            # 4a. Rollouts: G completions per task; dynamic sampling drops groups whose rewards
+            # are all equal (no advantage, no gradient) and samples new tasks in their place.
+            kept: list[list[Episode]] = []
+            sampled: list[Episode] = []
+            gen_s = collect_s = verify_busy_s = 0.0
+            rounds = zero_variance = too_few_valid = 0
+            max_rounds = config.max_sampling_rounds if config.dynamic_sampling else 1
+            while len(kept) < tasks_per_step and rounds < max_rounds:
+                need = tasks_per_step - len(kept)
+                task_ids, reset_seed = split.training(need, rng)
+                t0 = time.perf_counter()
+                with autocast():
+                    batch = runner.collect(
+                        agent,
+                        num_tasks=need,
+                        group_size=config.group_size,
+                        seed=reset_seed,
+                        task_ids=task_ids,
+                        sampling={**sampling, "seed": int(rng.integers(2**62))},
+                        on_error="record",
+                    )
+                collect_s += time.perf_counter() - t0
+                gen_s += batch.timings["generate_s"]
+                verify_busy_s += batch.timings["verify_s"]
+                rounds += 1
+                for group in batch.groups():
+                    sampled.extend(group)
+                    # Verifier or sandbox faults are not the answer's fault: never learn from them.
+                    valid = [e for e in group if e.valid]
+                    if len(valid) < 2:
+                        too_few_valid += 1
+                        continue
+                    if len({e.reward for e in valid}) == 1:
+                        zero_variance += 1
+                        if config.dynamic_sampling:
+                            continue
+                    kept.append(valid)
+            episodes = [e for group in kept for e in group]
+            sampled_rewards = [e.reward for e in sampled if e.valid]
+            lengths = [e.num_generated_tokens for e in sampled if e.valid]
+            record: dict[str, Any] = {
+                "step": step,
+                "reward_mean": float(np.mean(sampled_rewards)) if sampled_rewards else None,
+                "reward_std": float(np.std(sampled_rewards)) if sampled_rewards else None,
+                "zero_variance_fraction": zero_variance / max(len(sampled) // config.group_size, 1),
+                "groups_sampled": len(sampled) // config.group_size,
+                "groups_kept": len(kept),
+                "sampling_rounds": rounds,
+                "faults": sum(not e.valid for e in sampled),
+                "truncated_fraction": sum(e.truncated for e in sampled) / max(len(sampled), 1),
+                "length_mean": float(np.mean(lengths)) if lengths else None,
+                "length_max": max(lengths, default=None),
+                "length_reward_corr": _pearson(lengths, sampled_rewards),
+                "gen_tokens_per_s": sum(lengths) / gen_s if gen_s else None,
+            }
+
+            # 4b. Advantages, tensors, and the fixed log-probs (old policy, reference).
+            t_train = time.perf_counter()
+            rewards = torch.tensor([e.reward for e in episodes], dtype=torch.float32)
+            group_ids = torch.tensor([g for g, group in enumerate(kept) for _ in group])
+            advantages = (
+                group_advantages(
+                    rewards,
+                    group_ids,
+                    baseline=config.baseline,
+                    scale_rewards=config.scale_rewards,
+                )
+                if episodes
+                else rewards
+            )
+            signal = bool(episodes) and (bool((advantages != 0).any()) or config.beta > 0)
+            if signal:
+                no_signal = 0
+                batch = pad_episodes(episodes, pad_token_id=agent.pad_token_id, device=device)
+                batch["advantages"] = advantages.to(device)
+                if config.mask_truncated:
+                    truncated = torch.tensor([e.truncated for e in episodes], device=device)
+                    batch["loss_mask"][truncated] = 0
+                if config.num_updates > 1 or config.steps_per_batch > 1:
+                    batch["old_logprobs"] = _no_grad_logprobs(model, batch, config, autocast)
+                else:  # one optimizer step per batch: the old policy is the current one
+                    del batch["old_logprobs"]
+                if config.beta > 0:
+                    with _reference(model, frozen_reference) as reference:
+                        batch["ref_logprobs"] = _no_grad_logprobs(reference, batch, config, autocast)
+
+                # 4c. Updates: num_updates passes, each split into steps_per_batch optimizer steps
+                # whose gradients accumulate over micro-batches.
+                totals: dict[str, float] = {}
+                grad_norms = []
+                generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+                for _ in range(config.num_updates):
+                    order = torch.randperm(len(episodes), generator=generator).to(device)
+                    for rows in order.tensor_split(config.steps_per_batch):
+                        if len(rows) == 0:
+                            continue
+                        stats = accumulate_gradients(
+                            model,
+                            batch,
+                            rows,
+                            config,
+                            autocast=autocast,
+                            num_sequences=sequences_per_update,
+                        )
+                        grad_norms.append(
+                            float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
+                        )
+                        optimizer.step()
+                        scheduler.step()
+                        optimizer.zero_grad(set_to_none=True)
+                        for key, value in stats.items():
+                            totals[key] = totals.get(key, 0.0) + value
+                tokens = max(totals["tokens"], 1.0)
+                updates = len(grad_norms)
+                record.update(
+                    loss=totals["loss"] / updates,
+                    clip_fraction=(totals["clipped_low"] + totals["clipped_high"]) / tokens,
+                    clip_low_fraction=totals["clipped_low"] / tokens,
+                    clip_high_fraction=totals["clipped_high"] / tokens,
+                    kl=totals["kl_sum"] / tokens if config.beta > 0 else None,
+                    entropy=totals["entropy_sum"] / tokens,
+                    grad_norm=float(np.mean(grad_norms)),
+                    train_tokens=int(batch["lengths"].sum()) * config.num_updates,
+                )
+            else:
+                no_signal += 1
+                record.update(loss=None, clip_fraction=None, kl=None, entropy=None)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            train_s = time.perf_counter() - t_train
+            record.update(
+                lr=scheduler.get_last_lr()[0],
+                train_tokens_per_s=record.get("train_tokens", 0) / train_s if signal else None,
+                time_generate_s=gen_s,
+                time_verify_s=max(collect_s - gen_s, 0.0),  # verification not hidden by generation
+                time_verify_busy_s=verify_busy_s,  # summed verifier time (runs in parallel)
+                time_train_s=train_s,
+                time_step_s=time.perf_counter() - step_started,
+            )
+            if no_signal >= config.no_signal_patience:
+                runner.close()
+                raise TrainingError(_no_signal_message(no_signal, sampled, config))
+
+            # 4d. Held-out evaluation, logs, checkpoints.
+            if config.eval_every and step % config.eval_every == 0 and step < config.steps:
+                t0 = time.perf_counter()
+                last_eval = evaluate(runner, agent, split, config, autocast) if split.num_eval else None
+                timings["eval_s"] += time.perf_counter() - t0
+                record["eval_accuracy"] = last_eval and last_eval["accuracy"]
+            _append_jsonl(metrics_path, record)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(
+                    reward=f"{record['reward_mean'] or 0:.3f}",
+                    acc=f"{last_eval['accuracy']:.2f}" if last_eval else "-",
+                    len=f"{record['length_mean'] or 0:.0f}",
+                )
+            state["step"] = step
+            if config.save_every and step % config.save_every == 0:
+                save_checkpoint(checkpoint_dir, model, optimizer, scheduler, state)
+    rl_s = time.perf_counter() - rl_started
+
+    # 5. The held-out accuracy after RL, the summary, the model, the curves.
+    after = None
+    if split.num_eval:
+        t0 = time.perf_counter()
+        after = evaluate(runner, agent, split, config, autocast)
+        timings["eval_s"] += time.perf_counter() - t0
+        last = _read_jsonl(metrics_path)
+        if last and last[-1]["step"] == config.steps:
+            last[-1]["eval_accuracy"] = after["accuracy"]
+            metrics_path.write_text("".join(json.dumps(r) + "\n" for r in last))
+        else:
+            _append_jsonl(metrics_path, {"step": config.steps, "eval_accuracy": after["accuracy"]})
+    runner.close()
+    if config.save_every:
+        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, state)
+    final_dir = out / "model"
+    if config.save_model:
+        to_save = model.merge_and_unload() if config.lora_r else model
+        to_save.save_pretrained(final_dir)
+        tokenizer.save_pretrained(final_dir)
+    records = _read_jsonl(metrics_path)
+    plot = plot_metrics(records, out / "curves.png") if config.plot else None
+    summary = {
+        "accuracy_before": state.get("accuracy_before"),
+        "accuracy_after": after and after["accuracy"],
+        "reward_before": state.get("reward_before"),
+        "reward_after": after and after["reward"],
+        "eval_tasks": split.num_eval,
+        "eval_split": split.mode,
+        "warmup": state.get("warmup"),
+        "steps": config.steps,
+        "total_s": time.perf_counter() - started,
+        "rl_s": rl_s,
+        **timings,
+        "device": str(device),
+        "precision": precision,
+        "num_threads": torch.get_num_threads(),
+        "model_dir": str(final_dir) if config.save_model else None,
+        "metrics": str(metrics_path),
+        "plot": str(plot) if plot else None,
+        "config": _plain(asdict(config)),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if after is not None:
+        log(
+            f"held-out accuracy: {summary['accuracy_before']:.1%} before RL -> "
+            f"{after['accuracy']:.1%} after {config.steps} steps "
+            f"({summary['total_s']:.0f} s in all, RL {rl_s:.0f} s)"
+        )
+    return summary
+
+
+def _no_signal_message(steps: int, sampled: Sequence[Episode], config: GRPOConfig) -> str:
+    rewards = sorted({e.reward for e in sampled if e.valid})
+    faults = sum(not e.valid for e in sampled)
+    example = next((e for e in sampled if e.completions), None)
+    lines = [
+        f"no learning signal for {steps} steps in a row: every group of {config.group_size} "
+        f"completions got the same reward (rewards seen in the last step: {rewards or 'none'}).",
+    ]
+    if faults:
+        first = next(e for e in sampled if not e.valid)
+        why = first.error or first.verdicts[-1].get("reason")
+        lines.append(f"{faults} completions were dropped as verifier/sandbox faults, e.g.: {why}")
+    if len(rewards) == 1:
+        lines.append(
+            f"The environment {config.env!r} gives reward {rewards[0]} to every completion: check "
+            "its verifier and answer format, the prompt template, or whether the tasks are far "
+            "too hard (or too easy) for this model."
+        )
+    if example is not None:
+        verdict = example.verdicts[-1] if example.verdicts else {}
+        lines.append(
+            f"A sampled completion: {example.completions[-1][:200]!r} -> "
+            f"{verdict.get('status')}: {verdict.get('reason')}"
+        )
+    return "\n".join(lines)
+
+
+def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(_plain(dict(record))) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def config_from_dict(values: Mapping[str, Any], base: GRPOConfig | None = None) -> GRPOConfig:
+    """A config from ``base`` (or the defaults) with ``values`` applied; unknown names rejected."""
+    known = {f.name for f in fields(GRPOConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown config field(s) {unknown}; known: {sorted(known)}")
+    current = asdict(base) if base is not None else {}
+    current.update(values)
+    if isinstance(current.get("adam_betas"), list):
+        current["adam_betas"] = tuple(current["adam_betas"])
+    return GRPOConfig(**current)
+
+
+if __name__ == "__main__":  # python -m agents.grpo: the offline default run
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    train(default_run_config())

@@ -1,0 +1,118 @@
+"""Supervised warm-up before RL (the icing before the cherry).
+
+A freshly initialised policy never answers correctly, so RL from it would see reward 0 in every
+group and learn nothing. A few steps of next-token training on reference completions (the task
+generator's answer or worked solution) give it some reward to start from; RL then does the rest.
+The loss covers only the completion tokens, and the prompt tokens are exactly those the agent
+will see during RL (the environment's observation through the agent's encoder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from rlvr_envs.prompts import fill_template
+
+
+def warmup_examples(
+    env: Any, task_ids: Sequence[str], *, completion: str, tokenizer: Any, agent: Any
+) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, completion ids + EOS) for each task: ``completion`` filled from task fields."""
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        eos = min(agent.eos_token_ids)
+    examples = []
+    for task_id in task_ids:
+        observation, _ = env.reset(options={"task_id": task_id})
+        task = env.unwrapped.task
+        fields = {"answer": task.answer, "solution": task.solution, "prompt": task.prompt}
+        if "{solution}" in completion and not task.solution:
+            raise ValueError(
+                f"task {task_id!r} has no reference solution; use warmup_completion='{{answer}}'"
+            )
+        text = fill_template(completion, fields)
+        target = list(tokenizer(text, add_special_tokens=False)["input_ids"]) + [int(eos)]
+        examples.append((agent.encode(observation), target))
+    if not examples:
+        raise ValueError("no warm-up examples")
+    return examples
+
+
+def supervised_warmup(
+    model: Any,
+    examples: Sequence[tuple[list[int], list[int]]],
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+    pad_token_id: int = 0,
+    autocast: Callable[[], Any] = contextlib.nullcontext,
+    progress: bool = False,
+) -> dict[str, float]:
+    """``steps`` AdamW steps of cross-entropy on the completion tokens; returns first/last loss."""
+    device = next(model.parameters()).device
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(examples), generator=generator).tolist()
+    losses: list[float] = []
+    started = time.perf_counter()
+    model.train()
+    bar = _bar(steps, progress)
+    cursor = 0
+    for _ in range(steps):
+        picked = []
+        for _ in range(batch_size):
+            if cursor == len(order):
+                order = torch.randperm(len(examples), generator=generator).tolist()
+                cursor = 0
+            picked.append(examples[order[cursor]])
+            cursor += 1
+        width = max(len(p) + len(c) for p, c in picked)
+        ids = torch.full((len(picked), width), pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(picked), width), dtype=torch.long)
+        labels = torch.full((len(picked), width), -100, dtype=torch.long)
+        for row, (prompt, target) in enumerate(picked):
+            sequence = prompt + target
+            ids[row, : len(sequence)] = torch.tensor(sequence)
+            mask[row, : len(sequence)] = 1
+            labels[row, len(prompt) : len(sequence)] = torch.tensor(target)
+        with autocast():
+            loss = model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                labels=labels.to(device),
+                use_cache=False,
+            ).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    if bar is not None:
+        bar.close()
+    return {
+        "steps": float(steps),
+        "loss_first": losses[0],
+        "loss_last": losses[-1],
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="warm-up", unit="step", dynamic_ncols=True)

@@ -1,0 +1,1 @@
+"""Adapters to other training libraries (each imports only what it needs, when it is used)."""

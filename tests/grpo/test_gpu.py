@@ -1,0 +1,89 @@
+"""The trainer on a CUDA GPU: bf16-mixed and pure bf16, full fine-tuning and LoRA with a KL
+reference, and bf16 training log-probs close to the sampler's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from agents.grpo import train
+
+from .conftest import quick_config
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+def _steps(directory) -> list[dict]:
+    lines = (directory / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if "reward_mean" in r]
+
+
+def _gpu_config(tmp_path, tiny_path, **overrides):
+    values = dict(
+        env="grpotest/Digits-v0",
+        env_kwargs={},
+        device="cuda",
+        max_new_tokens=8,
+        eval_tasks=8,
+        steps=3,
+        gradient_checkpointing=True,
+        micro_batch_size=4,
+        logprob_chunk_size=16,
+    )
+    values.update(overrides)
+    return quick_config(tmp_path, tiny_path, **values)
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "bf16"])
+def test_full_fine_tuning(tmp_path, tiny_path, precision):
+    summary = train(_gpu_config(tmp_path, tiny_path, precision=precision, num_updates=2))
+    assert summary["precision"] == precision and summary["device"].startswith("cuda")
+    for record in _steps(tmp_path):
+        assert record["loss"] is not None and abs(record["loss"]) < 1e3
+        assert record["entropy"] > 0 and record["grad_norm"] >= 0
+
+
+def test_lora_with_kl_to_the_disabled_adapter(tmp_path, tiny_path):
+    config = _gpu_config(tmp_path, tiny_path, lora_r=4, beta=0.05, lr=1e-2)
+    config.lora_target_modules = ["q_proj", "v_proj"]
+    train(config)
+    steps = _steps(tmp_path)
+    assert steps[0]["kl"] == pytest.approx(0.0, abs=1e-3)
+    assert all(r["kl"] is not None for r in steps)
+
+
+def test_kl_to_a_frozen_copy(tmp_path, tiny_path):
+    train(_gpu_config(tmp_path, tiny_path, beta=0.1, lr=1e-2, steps_per_batch=2))
+    assert _steps(tmp_path)[-1]["kl"] > 0
+
+
+def test_bf16_training_logprobs_track_the_sampler(tiny_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.grpo import completion_logprobs
+    from agents.hf import HFAgent
+    from agents.rollout import collect_rollouts, pad_episodes
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32).cuda()
+    agent = HFAgent(model, AutoTokenizer.from_pretrained(tiny_path))
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        rollouts = collect_rollouts(
+            agent,
+            "rlvr/Arithmetic-v0",
+            env_kwargs={"level": 1, "template": "{prompt}"},
+            num_tasks=4,
+            group_size=4,
+            max_new_tokens=8,
+            seed=0,
+        )
+        batch = pad_episodes(rollouts.episodes, pad_token_id=agent.pad_token_id, device="cuda")
+        with torch.no_grad():
+            got, _ = completion_logprobs(model.eval(), batch)
+    mask = batch["loss_mask"] > 0
+    diff = (got - batch["old_logprobs"])[mask].abs()
+    assert diff.mean() < 0.05, f"bf16 training log-probs drift from the sampler's: {diff.mean()}"
