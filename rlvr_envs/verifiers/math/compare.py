@@ -213,26 +213,32 @@ def _as_intervals(form: Form) -> Form | None:
     return None
 
 
+def _flat_items(nodes: tuple[Node, ...]) -> list[Form]:
+    """Forms of list items, with ``a \\pm b`` and "a or b" items spread into the list."""
+    items: list[Form] = []
+    for item in nodes:
+        form = answer_form(item)
+        if form[0] == "multi" and not form[2]:
+            items.extend(form[1])
+        else:
+            items.append(form)
+    if len(items) > _MAX_ITEMS:
+        raise TooLarge("too many list items")
+    return items
+
+
 def answer_form(node: Node) -> Form:
     """Read a parsed answer as one of the answer forms (see the module docstring)."""
     kind = node[0]
     if kind == "group":
         return answer_form(node[1])
     if kind == "list":
-        items: list[Form] = []
-        for item in node[1]:
-            form = answer_form(item)
-            if form[0] == "multi" and not form[2]:
-                items.extend(form[1])
-            else:
-                items.append(form)
-        if len(items) > _MAX_ITEMS:
-            raise TooLarge("too many list items")
+        items = _flat_items(node[1])
         if len(items) > 1 and all(item[0] == "intervals" for item in items):
             return ("intervals", tuple(iv for item in items for iv in item[1]))
         return items[0] if len(items) == 1 else ("multi", tuple(items), False)
     if kind == "set":
-        return ("multi", tuple(answer_form(item) for item in node[1]), True)
+        return ("multi", tuple(_flat_items(node[1])), True)
     if kind == "bracket":
         opener, closer, items = node[1], node[2], node[3]
         if len(items) == 2 and (opener, closer) != ("(", ")"):
@@ -247,10 +253,7 @@ def answer_form(node: Node) -> Form:
             intervals.extend(converted[1])
         return ("intervals", tuple(intervals))
     if kind == "in":
-        if _is_label(node[1]):
-            inner = answer_form(node[2])
-            return _as_intervals(inner) or inner
-        return ("unknown", node)
+        return answer_form(node[2]) if _is_label(node[1]) else ("unknown", node)
     if kind == "rel":
         return _relation_intervals(node) or ("unknown", node)
     if kind == "reals":

@@ -58,7 +58,8 @@ RELATIONS = {
     "gt": ">",
     "ne": "!=",
     "neq": "!=",
-    "approx": "=",
+    "approx": "~",
+    "simeq": "~",
     "equiv": "=",
     "in": "in",
 }
@@ -199,6 +200,10 @@ def tokenize(text: str, limits: Limits, deadline: Deadline) -> list[tuple[str, A
                 tokens.append((name, env))
             elif name in ("lvert", "rvert", "vert", "mid", "lVert", "rVert", "Vert"):
                 tokens.append(("op", "|"))
+            elif name == "langle":
+                tokens.append(("op", "("))
+            elif name == "rangle":
+                tokens.append(("op", ")"))
             elif name in ("lbrace", "{"):
                 tokens.append(("op", "\\{"))
             elif name == "rbrace":
@@ -324,6 +329,15 @@ class Parser:
             parts.append(self.parse_set_expression())
         if not ops:
             return parts[0]
+        if "~" in ops:
+            # "\sqrt{2} \approx 1.414": the exact part is the answer, the approximation is a
+            # comment; "x \approx 1.414" has nothing exact, so it is read as "x = 1.414".
+            cut = ops.index("~")
+            if cut > 0 or not _is_name(parts[0]):
+                parts, ops = parts[: cut + 1], ops[:cut]
+                if not ops:
+                    return parts[0]
+            ops = ["=" if op == "~" else op for op in ops]
         if ops == ["in"]:
             return self.node("in", parts[0], parts[1])
         if all(op == "=" for op in ops):
@@ -705,6 +719,10 @@ class Parser:
         if argument[0] == "group":
             return self.node("group", self.radians(argument[1]))
         return argument
+
+
+def _is_name(node: Node) -> bool:
+    return node[0] == "sym" or (node[0] == "mul" and all(f[0] == "sym" for f in node[1]))
 
 
 def max_bracket_depth(text: str) -> int:
