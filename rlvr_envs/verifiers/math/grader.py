@@ -146,7 +146,14 @@ def judge(extracted: str, gold: str, limits: Limits, deadline: Deadline) -> tupl
 
 
 def verify(response: str, answer: Any, **options: Any) -> Verdict:
-    """Grade a model response against a gold math answer (see the package docstring)."""
+    """Grade a model response against a gold math answer.
+
+    Options: ``extraction`` (rule names in priority order, default :data:`DEFAULT_PRIORITY`),
+    ``last_number`` (fall back to the last number in the text), ``thinking`` (look only after
+    the last ``</think>``, default True), ``limits`` (a :class:`Limits`) or any of its fields
+    (``timeout_s``, ``max_response_chars``, ``max_answer_chars``, ...). A non-str response
+    raises TypeError; everything else is reported in the verdict's status.
+    """
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
     limits, priority, thinking = resolve_options(options)

@@ -127,7 +127,7 @@ _DELIMITERS = re.compile(r"\$+|\\[()\[\]]")
 _SIZING = re.compile(
     r"\\(?:left|right|middle)\s*[.]|\\(?:left|right|middle|[bB]igg?[lrm]?)(?![a-zA-Z])"
     r"|\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|!|,|;|:|>|\s)"
-    r"|\\q?quad(?![a-zA-Z])|\\(?:hspace|vspace)\*?\s*\{[^{}]*\}|~"
+    r"|\\(?:hspace|vspace)\*?\s*\{[^{}]*\}|~"
 )
 _FRAC_ALIASES = re.compile(r"\\[dtc]frac(?![a-zA-Z])")
 _BINOM_ALIASES = re.compile(r"\\[dt]binom(?![a-zA-Z])")
@@ -141,12 +141,16 @@ _TEX_THOUSANDS = re.compile(
 )
 _COMMA_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
 _DEGREES = re.compile(
-    r"\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*o\s*\})"
+    r"\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*o\s*\}|\^o(?![a-zA-Z]))"
     r"|\s*\\(?:text|mbox|textrm|mathrm)\s*\{\s*degrees?\s*\}|\s+degrees?\b",
     re.IGNORECASE,
 )
 _PERCENT = re.compile(r"\s*\\%|\s*\\(?:text|mbox)\s*\{\s*percent\s*\}|\s+percent\b", re.IGNORECASE)
 _DOLLAR = re.compile(r"\\\$|\\(?:text|mbox)\s*\{\s*dollars?\s*\}")
+_ALL_REALS = re.compile(
+    r"(?:\\text\s*\{\s*)?\ball real numbers\b(?:\s*\})?|(?:\\text\s*\{\s*)?\ball reals\b(?:\s*\})?",
+    re.IGNORECASE,
+)
 _CONNECTOR_TEXT = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s*\{\s*(or|and)\s*\}", re.IGNORECASE)
 _ARROWS = re.compile(r"\\(?:Rightarrow|implies|therefore|Longrightarrow)(?![a-zA-Z])")
 _UNIT_TEX = re.compile(
@@ -191,6 +195,7 @@ def normalize_answer(text: str) -> str:
     text = _TEX_THOUSANDS.sub(_join_digits, text)
     text = _SIZING.sub(" ", text)
     text = _CONNECTOR_TEXT.sub(r" \1 ", text)
+    text = _ALL_REALS.sub(r"\\mathbb{R}", text)
     text = _DEGREES.sub(r"^\\circ ", text)
     text = _PERCENT.sub("%", text)
     text = _FRAC_DIGIT_FIRST.sub(r"\\frac{\1}", text)

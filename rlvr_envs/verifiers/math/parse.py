@@ -208,7 +208,9 @@ def tokenize(text: str, limits: Limits, deadline: Deadline) -> list[tuple[str, A
                 tokens.append(("op", "\\{"))
             elif name == "rbrace":
                 tokens.append(("op", "\\}"))
-            elif name in ("cdots", "ldots", "dots", "quad", "qquad", "displaystyle"):
+            elif name in ("quad", "qquad"):
+                tokens.append(("sep", "quad"))  # "x = 1 \quad x = 2" lists two answers
+            elif name in ("cdots", "ldots", "dots", "displaystyle"):
                 continue
             elif name in _DROPPED_COMMANDS:
                 continue
@@ -291,10 +293,16 @@ class Parser:
             raise ParseError(f"unexpected {self.peek()[1]!r}")
         return result
 
+    def at_separator(self) -> bool:
+        return self.at("op", ",") or self.at("op", ";") or self.at("sep")
+
     def parse_top(self) -> Node:
-        items = [self.parse_relation()]
-        while self.at("op", ",") or self.at("op", ";") or self.at("sep"):
+        while self.at("sep"):  # a leading \quad
             self.advance()
+        items = [self.parse_relation()]
+        while self.at_separator():
+            while self.at_separator():  # ", or", "\quad \text{or} \quad"
+                self.advance()
             if self.at("eof"):
                 break
             items.append(self.parse_relation())
@@ -590,6 +598,12 @@ class Parser:
                 return items[0]
             return self.node("list", tuple(items))
         if opener == "\\{":
+            if self.peek()[0] == "id" and self.peek(1) in (("op", "|"), ("op", ":")):
+                # Set-builder notation {x | x > 2}: the answer is the condition.
+                self.position += 2
+                condition = self.parse_relation()
+                self.expect("op", "\\}")
+                return condition
             items = self.parse_sequence(("\\}",))
             self.expect("op", "\\}")
             return self.node("set", tuple(items))
