@@ -40,7 +40,7 @@ So equivalence is decided without a computer-algebra system. Numbers are exact: 
 fractions, decimals and Gaussian rationals in Python integers, with every power, factorial and
 binomial *sized before it is computed* (``Limits.max_int_bits``), so no single step can run long.
 Irrational values (``\\pi``, roots, trigonometry) are compared in complex floating point at a
-1e-9 relative tolerance, and a response that contains decimal literals never matches an
+1e-10 relative tolerance, and a response that contains decimal literals never matches an
 irrational gold (3.14 is not ``\\pi``). Expressions with variables are compared by randomised
 identity testing (Schwartz-Zippel): evaluated at nine fixed pseudo-random points, exactly in the
 rationals where possible, using only points where both sides are real. Because every loop polls a

@@ -10,7 +10,7 @@ assignment ``x = 5`` or text. Then forms are compared by rules that keep what ca
 - an irrational gold is matched only by an exact expression: a response with decimal literals
   (3.14 for \\pi, 1.414 for \\sqrt{2}) is an approximation and is rejected;
 - expressions with variables are equal when they agree at several fixed random points, exactly
-  (rational arithmetic) where possible, else in floating point at a 1e-9 relative tolerance, using
+  (rational arithmetic) where possible, else in floating point at a 1e-10 relative tolerance, using
   only points where both are real (so ``|x|`` and ``x`` differ, ``\\ln(x^2)`` and ``2\\ln x`` agree);
 - percentages are converted only when a percent sign is present; degrees are a unit;
 - tuples are ordered, sets and lists are not; interval endpoints must match with their openness;
@@ -33,7 +33,7 @@ from .parse import Node
 
 Form = tuple[Any, ...]
 
-REL_TOL = 1e-9
+REL_TOL = 1e-10
 ABS_TOL = 1e-12
 MIN_POINTS = 3
 _MAX_PM_VARIANTS = 16
@@ -323,6 +323,9 @@ class Comparer:
             return self.equal(("scalar", gold[1][-1], False), response)
         if g == "multi":
             golds = self.distinct(gold[1])
+            if r == "tuple" and gold[2]:
+                self.reason = "a tuple where a set was expected"
+                return False
             if r in ("multi", "tuple"):
                 return self.same_collection(golds, self.distinct(response[1]))
             return len(golds) == 1 and self.equal(golds[0], response)
@@ -335,7 +338,8 @@ class Comparer:
             if g == "intervals" and response[2]:
                 converted = _as_intervals(response)
                 return converted is not None and self.equal(gold, converted)
-            self.reason = "several different answers"
+            if g == "scalar" or g == "assign":
+                self.reason = "several different answers"
             return False
         if g == "tuple":
             if r == "tuple":

@@ -241,6 +241,9 @@ _CHOICE_PREFIX = re.compile(
 )
 
 
+_STANDALONE_LETTER = re.compile(r"(?<![A-Za-z\\])([A-J])(?![A-Za-z])")
+
+
 def choice_letter(text: str, *, gold: bool = False) -> str | None:
     """The multiple-choice letter of an answer such as ``(C)``, ``\\text{(C)}`` or ``C``."""
     plain = strip_text_wrappers(text).strip().rstrip(".")
@@ -254,4 +257,7 @@ def choice_letter(text: str, *, gold: bool = False) -> str | None:
     match = _CHOICE_PREFIX.match(plain)
     if match is None:
         return None
-    return match.group(1).upper()
+    letter = match.group(1).upper()
+    # "A, B, C, D" names every option: a hedge, not a choice.
+    others = {m.upper() for m in _STANDALONE_LETTER.findall(plain)} - {letter}
+    return None if others else letter

@@ -508,6 +508,13 @@ class Parser:
                 raise ParseError(f"bad numeral base {base!r}")
             return self.node("base", text, int(base))
         value = Fraction(text)
+        if not decimal and self.plain_mixed_number_follows():
+            # "1 1/2": a whole number, a space, then a fraction of integers.
+            numerator, denominator = int(self.advance()[1]), int(self.tokens[self.position + 1][1])
+            self.position += 2
+            if denominator == 0 or numerator >= denominator:
+                raise ParseError("not a mixed number")
+            return self.node("num", value + Fraction(numerator, denominator), False)
         if not decimal and value.denominator == 1 and self.mixed_fraction_follows():
             numerator, denominator = (
                 self.tokens[self.position + 2][1],
@@ -530,6 +537,16 @@ class Parser:
         value = Fraction(int(whole or "0") * scale + int(fixed_digits or "0"), scale)
         value += Fraction(int(repeat), (10 ** len(repeat) - 1) * scale)
         return self.node("num", value, False)
+
+    def plain_mixed_number_follows(self) -> bool:
+        first, slash, second = self.peek(), self.peek(1), self.peek(2)
+        return (
+            first[0] == "num"
+            and first[1].isdigit()
+            and slash == ("op", "/")
+            and second[0] == "num"
+            and second[1].isdigit()
+        )
 
     def mixed_fraction_follows(self) -> bool:
         """``3\\frac{1}{2}``: an integer, then \\frac with integer numerator and denominator."""
