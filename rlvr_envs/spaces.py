@@ -3,8 +3,10 @@
 ``gymnasium.spaces.Text`` only admits characters from a fixed alphabet (by default ASCII letters
 and digits, no spaces), so it cannot describe a prompt or a model's completion. The two spaces here
 describe any Python string, and a list of ``{"role", "content"}`` messages. Importing this module
-registers them with Gymnasium's vector utilities (``iterate`` and the shared-memory functions used
-by ``AsyncVectorEnv``), so ``gymnasium.make_vec`` works in both modes with default arguments.
+registers them with the shared-memory functions of Gymnasium's vector utilities (used by
+``AsyncVectorEnv``), so ``gymnasium.make_vec`` works in both modes with default arguments. (They are
+deliberately not registered with ``iterate``: a batch of them is a ``Tuple`` of copies, which
+Gymnasium iterates item by item only for unregistered subspaces.)
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import numpy as np
 from gymnasium.spaces import Space
 from gymnasium.vector.utils import (
     create_shared_memory,
-    iterate,
     read_from_shared_memory,
     write_to_shared_memory,
 )
@@ -257,12 +258,6 @@ class SharedTextBatch(Sequence):
 
     def __repr__(self) -> str:
         return f"SharedTextBatch({tuple(self)!r})"
-
-
-@iterate.register(UnicodeText)
-@iterate.register(ChatMessages)
-def _iterate_text(space: Space, items: Any) -> Iterator[Any]:
-    return iter(items)
 
 
 @create_shared_memory.register(UnicodeText)

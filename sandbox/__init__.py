@@ -1,0 +1,41 @@
+"""Isolated, limited and fast execution of untrusted code.
+
+The lowest layer of rlvr-envs (it knows nothing of LLMs or Gymnasium)::
+
+    import sandbox
+
+    box = sandbox.get_sandbox("auto")          # docker > bwrap > local, whichever runs here
+    result = box.run_python("print(input()[::-1])", stdin="abc\\n",
+                            limits=sandbox.Limits(wall_time_s=2))
+    result.status, result.stdout               # (ExecStatus.OK, b'cba\\n')
+
+Backends: ``local`` (rlimits, seccomp, process-group kills; the weakest), ``bwrap``
+(bubblewrap namespaces) and ``docker`` (locked-down containers). All three keep a warm pool of
+worker processes that fork once per job. Results are data only: a status from ``ExecStatus``,
+exit code or signal, capped stdout/stderr, wall and CPU time.
+"""
+
+from .base import BackendUnavailable, Job, Sandbox, SandboxError
+from .bwrap import BwrapSandbox
+from .docker_backend import DockerSandbox
+from .limits import Limits
+from .local import LocalSandbox
+from .registry import available_backends, close_shared, get_sandbox, resolve_backend
+from .result import ExecResult, ExecStatus
+
+__all__ = [
+    "BackendUnavailable",
+    "BwrapSandbox",
+    "DockerSandbox",
+    "ExecResult",
+    "ExecStatus",
+    "Job",
+    "Limits",
+    "LocalSandbox",
+    "Sandbox",
+    "SandboxError",
+    "available_backends",
+    "close_shared",
+    "get_sandbox",
+    "resolve_backend",
+]

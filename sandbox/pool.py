@@ -1,0 +1,551 @@
+"""Host side of the warm worker pool shared by every backend.
+
+A backend only says how to start one worker process inside its isolation boundary (a
+``Channel``) and how to configure it; this module keeps ``workers`` of them warm, hands each job
+to a free one, replaces any that dies or stops answering (the job becomes ``sandbox_error``), and
+starts afresh in a child process after ``os.fork()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from abc import abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import _zygote
+from .base import Job, Sandbox, SandboxError, check_relative_path
+from .limits import Limits
+from .result import ExecResult, ExecStatus, classify
+from .uids import UidLease, kill_uid
+
+log = logging.getLogger("sandbox")
+
+ZYGOTE_SOURCE = Path(_zygote.__file__).read_text(encoding="utf-8")
+
+# Imported once in each worker so jobs find them loaded (cheap, thread-free, stdlib only).
+DEFAULT_PRELOAD = (
+    "abc argparse array ast base64 binascii bisect calendar cmath collections collections.abc "
+    "contextlib copy csv dataclasses datetime decimal difflib enum fractions functools gc "
+    "hashlib heapq io itertools json math numbers operator pathlib pickle pprint random re "
+    "statistics string struct textwrap time traceback types typing unicodedata "
+    "unittest uuid warnings"
+).split()
+
+JOB_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONIOENCODING": "utf-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "",
+}
+# The worker interpreter's own environment (jobs get JOB_ENV plus their additions).
+WORKER_ENV = {
+    "PATH": JOB_ENV["PATH"],
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+    "MALLOC_ARENA_MAX": "2",  # threads then add little address space under RLIMIT_AS
+}
+JOB_ENV = {k: v for k, v in JOB_ENV.items() if v}
+
+ANSWER_GRACE_S = 15.0  # beyond the job's wall limit, before a silent worker is declared dead
+START_TIMEOUT_S = 60.0
+
+
+class WorkerDied(Exception):
+    """The worker process is gone or stopped answering."""
+
+
+def wait_readable(fd: Any, deadline: float) -> None:
+    """Block until ``fd`` is readable; TimeoutError past ``deadline`` (a monotonic time)."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        if select.select([fd], [], [], remaining)[0]:
+            return
+
+
+class Channel:
+    """A byte pipe to one worker process, plus how to kill it."""
+
+    infra_pids: tuple[int, ...] = ()
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Send bytes; WorkerDied when the worker is gone."""
+
+    @abstractmethod
+    def read(self, n: int, deadline: float) -> bytes:
+        """Up to n bytes (at least 1); WorkerDied on EOF, TimeoutError past ``deadline``."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """Terminate the worker and everything in it, without waiting long."""
+
+    def diagnostics(self) -> str:
+        """What the worker said on its stderr, if anything (for error messages)."""
+        return ""
+
+    def forget(self) -> None:
+        """After fork, in the child: drop our copies of the parent's descriptors."""
+
+    def read_exact(self, n: int, deadline: float) -> bytes:
+        parts = []
+        while n:
+            chunk = self.read(n, deadline)
+            parts.append(chunk)
+            n -= len(chunk)
+        return b"".join(parts)
+
+
+class ProcessChannel(Channel):
+    """A worker started with ``subprocess.Popen``, talked to over its stdin and stdout."""
+
+    def __init__(self, argv: Sequence[str], *, env: dict[str, str], **popen: Any) -> None:
+        self.proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+            **popen,
+        )
+        self.infra_pids = (self.proc.pid,)
+        self._in = self.proc.stdin.fileno()
+        self._out = self.proc.stdout.fileno()
+        self._err = self.proc.stderr.fileno()
+        os.set_blocking(self._err, False)
+        self._stderr_tail = b""
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._in, view) :]
+        except OSError as exc:
+            raise WorkerDied(f"worker input closed ({exc.strerror})") from None
+
+    def read(self, n: int, deadline: float) -> bytes:
+        wait_readable(self._out, deadline)
+        try:
+            data = os.read(self._out, n)
+        except OSError as exc:
+            raise WorkerDied(f"worker output error ({exc.strerror})") from None
+        if not data:
+            raise WorkerDied("worker exited" + self._exit_note())
+        return data
+
+    def _exit_note(self) -> str:
+        try:
+            code = self.proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            return ""
+        return f" (status {code})"
+
+    def diagnostics(self) -> str:
+        try:
+            while True:
+                chunk = os.read(self._err, 65536)
+                if not chunk:
+                    break
+                self._stderr_tail = (self._stderr_tail + chunk)[-4000:]
+        except (BlockingIOError, OSError):
+            pass
+        return self._stderr_tail.decode("utf-8", "replace").strip()
+
+    def kill(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=1.0)  # a live worker exits on EOF after killing its jobs
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                pass
+        for f in (self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def forget(self) -> None:
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self.proc.returncode = 0  # never wait for or signal the parent's worker
+
+
+class Worker:
+    """One warm worker: sends a job frame, reads the answer frame."""
+
+    def __init__(self, channel: Channel, info: dict[str, Any], uid: int | None) -> None:
+        self.channel = channel
+        self.info = info
+        self.uid = uid
+        self.jobs = 0
+
+    @classmethod
+    def start(cls, channel: Channel, config: dict[str, Any], uid: int | None) -> Worker:
+        """Send the configuration and wait until the worker reports ready."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        try:
+            channel.write(_zygote.encode_frame(config))
+            header, _ = _zygote.decode_frame(lambda n: channel.read_exact(n, deadline))
+        except (WorkerDied, TimeoutError, ValueError) as exc:
+            note = channel.diagnostics()
+            channel.kill()
+            what = "did not start in time" if isinstance(exc, TimeoutError) else str(exc)
+            raise SandboxError(f"worker {what}" + (f": {note}" if note else "")) from None
+        if not header.get("ready"):
+            channel.kill()
+            raise SandboxError(str(header.get("error") or "worker failed to start"))
+        return cls(channel, header["info"], uid)
+
+    def request(
+        self, header: dict[str, Any], blobs: list[bytes], timeout: float, max_blob: int
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        deadline = time.monotonic() + timeout
+        self.channel.write(_zygote.encode_frame(header, blobs))
+        try:
+            reply = _zygote.decode_frame(lambda n: self.channel.read_exact(n, deadline), max_blob)
+        except ValueError as exc:
+            raise WorkerDied(f"garbled answer from worker: {exc}") from None
+        self.jobs += 1
+        return reply
+
+
+class _Slot:
+    __slots__ = ("index", "worker", "lease")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.worker: Worker | None = None
+        self.lease: UidLease | None = None
+
+
+_live_pools: weakref.WeakSet[ZygoteSandbox] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_live_pools):
+        pool._forget_parent_workers()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class ZygoteSandbox(Sandbox):
+    """A sandbox backed by ``workers`` warm zygote workers (see ``sandbox._zygote``).
+
+    Options shared by every backend: ``workers`` (default 2), ``limits`` (the default for jobs
+    that give none), ``allow_network`` (False: no job can reach any network), ``disk_mb`` (size
+    of the private scratch area where the backend has one), ``preload`` (modules imported once
+    per worker).
+    """
+
+    uses_slot_uids = False  # a dedicated uid per slot (root only, or always for Docker)
+
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        limits: Limits | None = None,
+        allow_network: bool = False,
+        disk_mb: int = 512,
+        preload: Sequence[str] = DEFAULT_PRELOAD,
+    ) -> None:
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive int, not {workers!r}")
+        if limits is not None and not isinstance(limits, Limits):
+            raise TypeError("limits must be a sandbox.Limits")
+        if disk_mb <= 0:
+            raise ValueError("disk_mb must be positive")
+        self.workers = workers
+        self.default_limits = limits or Limits()
+        self.allow_network = bool(allow_network)
+        self.disk_mb = int(disk_mb)
+        self.preload = list(preload)
+        self._closed = False
+        self._init_state()
+        _live_pools.add(self)
+        self._finalizer = weakref.finalize(self, ZygoteSandbox._finalize, self._slots, self._pid)
+
+    # -- backend hooks
+
+    @abstractmethod
+    def _open_channel(self, slot: _Slot) -> Channel:
+        """Start one worker process inside the isolation boundary."""
+
+    @abstractmethod
+    def _worker_config(self, slot: _Slot) -> dict[str, Any]:
+        """The configuration the worker receives (see ``Zygote``)."""
+
+    # bwrap and docker: the worker is PID 1 of its own namespaces and shares the jobs' uid.
+    worker_is_pid1 = False
+
+    def _extra_processes(self) -> int:
+        """Processes of the job's uid that are not the job's (the worker itself, when shared)."""
+        return 1 if self.worker_is_pid1 else 0
+
+    def _pid1_worker_config(self, drop_to: int | None = None) -> dict[str, Any]:
+        """Configuration of a worker that is PID 1 of private namespaces with a private /tmp."""
+        return {
+            "mode": "pid1",
+            "drop_to": drop_to,
+            "work_root": "/tmp",
+            "wipe": ["/tmp", "/var/tmp", "/dev/shm"],
+            "preload": self.preload,
+            "env": JOB_ENV,
+            "network": self.allow_network,
+        }
+
+    def _on_worker_started(self, worker: Worker) -> None:
+        """Check the worker can enforce what this backend promises."""
+
+    # -- pool state
+
+    def _init_state(self) -> None:
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._slots = [_Slot(i) for i in range(self.workers)]
+        self._free = list(self._slots)
+
+    def _forget_parent_workers(self) -> None:
+        """In a forked child: the parent's workers are not ours; start fresh on next use."""
+        for slot in self._slots:
+            if slot.worker is not None:
+                slot.worker.channel.forget()
+            if slot.lease is not None:
+                slot.lease.forget_after_fork()
+        self._init_state()
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, ZygoteSandbox._finalize, self._slots, self._pid)
+
+    def _acquire(self) -> _Slot:
+        if os.getpid() != self._pid:
+            self._forget_parent_workers()
+        with self._cond:
+            while not self._free:
+                if self._closed:
+                    raise SandboxError(f"{self.name} sandbox is closed")
+                self._cond.wait()
+            if self._closed:
+                raise SandboxError(f"{self.name} sandbox is closed")
+            return self._free.pop()
+
+    def _release(self, slot: _Slot) -> None:
+        with self._cond:
+            if self._pid == os.getpid():
+                self._free.append(slot)
+                self._cond.notify()
+
+    def _ensure_worker(self, slot: _Slot) -> Worker:
+        if slot.worker is None:
+            if self.uses_slot_uids and slot.lease is None:
+                slot.lease = UidLease.acquire()
+                kill_uid(slot.lease.uid)  # leftovers of a crashed process that held this uid
+            uid = slot.lease.uid if slot.lease else None
+            worker = Worker.start(self._open_channel(slot), self._worker_config(slot), uid)
+            try:
+                self._on_worker_started(worker)
+            except BaseException:
+                self._stop_worker(worker)
+                raise
+            slot.worker = worker
+            log.debug("%s worker %d started: %s", self.name, slot.index, worker.info)
+        return slot.worker
+
+    def _stop_worker(self, worker: Worker) -> None:
+        worker.channel.kill()
+        if worker.uid is not None:
+            kill_uid(worker.uid)
+
+    def start(self) -> ZygoteSandbox:
+        """Start every worker now, in parallel; raises if none can start."""
+        slots = []
+        for _ in range(self.workers):
+            slots.append(self._acquire())
+        errors = []
+
+        def boot(slot: _Slot) -> None:
+            try:
+                self._ensure_worker(slot)
+            except Exception as exc:
+                errors.append(exc)
+
+        try:
+            with ThreadPoolExecutor(len(slots)) as ex:
+                list(ex.map(boot, slots))
+        finally:
+            for slot in slots:
+                self._release(slot)
+        if errors and len(errors) == len(slots):
+            raise errors[0]
+        return self
+
+    # -- jobs
+
+    def submit(self, job: Job) -> ExecResult:
+        """Run one job on a free worker (blocking; safe from many threads)."""
+        limits = job.limits or self.default_limits
+        if limits.network and not self.allow_network:
+            raise ValueError(
+                "this job asks for network access but the sandbox was created without it; "
+                "pass allow_network=True to get_sandbox()"
+            )
+        header, blobs = self._encode(job, limits)
+        slot = self._acquire()
+        try:
+            return self._run_on(slot, header, blobs, limits)
+        finally:
+            self._release(slot)
+
+    def _run_on(
+        self, slot: _Slot, header: dict[str, Any], blobs: list[bytes], limits: Limits
+    ) -> ExecResult:
+        t0 = time.monotonic()
+        try:
+            worker = self._ensure_worker(slot)
+        except Exception as exc:
+            log.warning("%s worker could not start: %s", self.name, exc)
+            return ExecResult.sandbox_error(f"worker could not start: {exc}", self.name)
+        timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
+        try:
+            reply, out = worker.request(header, blobs, timeout, 2 * limits.output_bytes + 1024)
+        except (WorkerDied, TimeoutError) as exc:
+            why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
+            note = worker.channel.diagnostics()
+            slot.worker = None
+            self._stop_worker(worker)
+            log.warning("%s worker %d replaced: %s", self.name, slot.index, why)
+            return ExecResult.sandbox_error(
+                f"worker {why}" + (f": {note}" if note else ""), self.name, time.monotonic() - t0
+            )
+        status, detail = classify(reply, limits.cpu_s, limits.wall_time_s)
+        if status is ExecStatus.SANDBOX_ERROR and "worker failed" in detail:
+            slot.worker = None
+            self._stop_worker(worker)
+        stdout, stderr = (out + [b"", b""])[:2]
+        return ExecResult(
+            status=status,
+            exit_code=reply.get("exit_code"),
+            signal=reply.get("signal"),
+            stdout=stdout,
+            stderr=stderr,
+            stdout_truncated=bool(reply.get("stdout_truncated")),
+            stderr_truncated=bool(reply.get("stderr_truncated")),
+            wall_time_s=float(reply.get("wall_s", time.monotonic() - t0)),
+            cpu_time_s=float(reply.get("cpu_s", 0.0)),
+            max_rss_kb=int(reply.get("max_rss_kb", 0)),
+            backend=self.name,
+            detail=detail,
+        )
+
+    def _encode(self, job: Job, limits: Limits) -> tuple[dict[str, Any], list[bytes]]:
+        """The wire form of a job: header plus blobs [program, stdin?, files...]."""
+        files = []
+        blobs = [(job.code or "").encode("utf-8", "surrogatepass")]
+        if job.stdin is not None:
+            stdin = job.stdin
+            blobs.append(
+                stdin.encode("utf-8", "surrogatepass") if isinstance(stdin, str) else bytes(stdin)
+            )
+        for name, content in (job.files or {}).items():
+            mode = 0o644
+            if isinstance(content, tuple):
+                content, mode = content
+                if not isinstance(mode, int) or not 0 <= mode <= 0o777:
+                    raise ValueError(f"file mode for {name!r} must be an int in 0..0o777")
+            if isinstance(content, str):
+                content = content.encode("utf-8", "surrogatepass")
+            elif not isinstance(content, (bytes, bytearray, memoryview)):
+                raise TypeError(f"file {name!r} content must be bytes or str")
+            files.append([check_relative_path(name, "file"), mode])
+            blobs.append(bytes(content))
+        header = {
+            "op": "run",
+            "kind": "python" if job.code is not None else "exec",
+            "argv": list(job.argv)
+            if job.code is not None and job.argv
+            else (list(job.command) if job.command is not None else None),
+            "script": job.script,
+            "has_stdin": job.stdin is not None,
+            "files": files,
+            "env": dict(job.env or {}),
+            "limits": limits.wire(self._extra_processes()),
+        }
+        return header, blobs
+
+    # -- introspection (tests, doctor)
+
+    def worker_info(self) -> list[dict[str, Any]]:
+        """What each started worker reported at startup, plus its uid and host pids."""
+        out = []
+        for slot in self._slots:
+            w = slot.worker
+            if w is not None:
+                out.append(
+                    {
+                        **w.info,
+                        "slot": slot.index,
+                        "job_uid": w.uid,
+                        "infra_pids": list(w.channel.infra_pids),
+                        "jobs": w.jobs,
+                    }
+                )
+        return out
+
+    def job_uids(self) -> set[int]:
+        """The uids jobs of this sandbox run as (empty when they share the caller's uid)."""
+        return {s.lease.uid for s in self._slots if s.lease is not None}
+
+    # -- shutdown
+
+    def close(self) -> None:
+        """Stop every worker (killing whatever runs in them) and release their uids."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._pid != os.getpid():
+            return
+        self._finalizer()
+
+    @staticmethod
+    def _finalize(slots: list[_Slot], pid: int) -> None:
+        if os.getpid() != pid:
+            return
+        for slot in slots:
+            worker, slot.worker = slot.worker, None
+            if worker is not None:
+                worker.channel.kill()
+                if worker.uid is not None:
+                    kill_uid(worker.uid)
+            if slot.lease is not None:
+                slot.lease.release()
+                slot.lease = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} workers={self.workers} network={self.allow_network}>"

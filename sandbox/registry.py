@@ -1,0 +1,104 @@
+"""Choosing a backend, and the shared per-process sandboxes ``get_sandbox`` hands out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from .base import BackendUnavailable, Sandbox
+from .bwrap import BwrapSandbox
+from .docker_backend import DockerSandbox
+from .local import LocalSandbox
+
+log = logging.getLogger("sandbox")
+
+BACKENDS: dict[str, type[Sandbox]] = {
+    "local": LocalSandbox,
+    "bwrap": BwrapSandbox,
+    "docker": DockerSandbox,
+}
+AUTO_ORDER = ("docker", "bwrap", "local")  # strongest isolation first
+COMMON_OPTIONS = {"workers", "limits", "allow_network", "disk_mb", "preload"}
+
+_shared: dict[tuple[str, str], Sandbox] = {}
+_shared_pid = os.getpid()
+_lock = threading.Lock()
+
+
+def available_backends(**options: Any) -> dict[str, str | None]:
+    """Every backend name mapped to None if it can run here, else a one-line reason."""
+    out: dict[str, str | None] = {}
+    for name, cls in BACKENDS.items():
+        try:
+            out[name] = cls.unavailable_reason(**options)
+        except Exception as exc:  # a probe must never take the caller down
+            out[name] = f"probe failed: {exc}"
+    return out
+
+
+def resolve_backend(name: str = "auto") -> str:
+    """The backend ``name`` stands for ("auto": $RLVR_SANDBOX_BACKEND, else the strongest)."""
+    if name == "auto":
+        forced = os.environ.get("RLVR_SANDBOX_BACKEND", "").strip()
+        if forced and forced != "auto":
+            name = forced
+        else:
+            reasons = []
+            for candidate in AUTO_ORDER:
+                why = BACKENDS[candidate].unavailable_reason()
+                if why is None:
+                    log.info("sandbox: auto picked the %s backend", candidate)
+                    return candidate
+                reasons.append(f"{candidate}: {why}")
+            raise BackendUnavailable("no sandbox backend can run here: " + "; ".join(reasons))
+    if name not in BACKENDS:
+        raise ValueError(
+            f"unknown sandbox backend {name!r}; choose from {sorted(BACKENDS)} or auto"
+        )
+    return name
+
+
+def get_sandbox(name: str = "auto", *, shared: bool = True, **options: Any) -> Sandbox:
+    """A sandbox of backend ``name`` ("local", "bwrap", "docker" or "auto").
+
+    With ``shared=True`` (the default) every call with the same backend and options in a process
+    returns the same lazily started instance, so many environments share one worker pool; a
+    forked child gets its own. Options: ``workers`` (2), ``limits``, ``allow_network``,
+    ``disk_mb``, ``preload``, and backend-specific ones when the backend is named (``python``;
+    bwrap ``ro_binds``; docker ``image``, ``cpus``). Raises ``BackendUnavailable`` naming what
+    is missing.
+    """
+    requested = name
+    name = resolve_backend(name)
+    if requested == "auto":
+        extra = set(options) - COMMON_OPTIONS
+        if extra:
+            raise TypeError(
+                f"options {sorted(extra)} are backend-specific; name the backend instead of auto"
+            )
+    if "workers" not in options and os.environ.get("RLVR_SANDBOX_WORKERS"):
+        options["workers"] = int(os.environ["RLVR_SANDBOX_WORKERS"])
+    if not shared:
+        return BACKENDS[name](**options)
+    key = (name, repr(sorted(options.items())))
+    global _shared_pid
+    with _lock:
+        if _shared_pid != os.getpid():  # a forked child: the parent's pools are not ours
+            _shared.clear()
+            _shared_pid = os.getpid()
+        box = _shared.get(key)
+        if box is None or getattr(box, "_closed", False):
+            box = BACKENDS[name](**options)
+            _shared[key] = box
+        return box
+
+
+def close_shared() -> None:
+    """Close every shared sandbox of this process."""
+    with _lock:
+        boxes = list(_shared.values()) if _shared_pid == os.getpid() else []
+        _shared.clear()
+    for box in boxes:
+        box.close()

@@ -1,0 +1,257 @@
+"""What every backend must do for ordinary programs: I/O, files, limits, concurrency, faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import sandbox
+from sandbox import ExecStatus, Job, Limits, Sandbox
+
+from .conftest import TEST_LIMITS, assert_no_job_processes, assert_serves, make_box
+
+
+def test_stdout_stderr_exit_code(box: Sandbox) -> None:
+    res = box.run_python("import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)")
+    assert res.status is ExecStatus.NONZERO_EXIT and res.exit_code == 3
+    assert res.stdout == b"out\n" and res.stderr == b"err\n"
+    assert res.backend == box.name
+    assert res.wall_time_s > 0 and res.cpu_time_s >= 0
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "exit_code", "stderr_has"),
+    [
+        ("pass", ExecStatus.OK, 0, b""),
+        ("import sys; sys.exit()", ExecStatus.OK, 0, b""),
+        ("import sys; sys.exit('bad input')", ExecStatus.NONZERO_EXIT, 1, b"bad input"),
+        ("import sys; sys.exit(256 + 7)", ExecStatus.NONZERO_EXIT, 7, b""),
+        ("raise KeyError('k')", ExecStatus.NONZERO_EXIT, 1, b"KeyError: 'k'"),
+        ("def f(:\n  pass", ExecStatus.NONZERO_EXIT, 1, b"SyntaxError"),
+        ("import os; os._exit(9)", ExecStatus.NONZERO_EXIT, 9, b""),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGABRT)", ExecStatus.SIGNAL, None, b""),
+    ],
+)
+def test_python_exit_semantics(
+    box: Sandbox, code: str, status: ExecStatus, exit_code: int | None, stderr_has: bytes
+) -> None:
+    res = box.run_python(code)
+    assert res.status is status, res
+    assert res.exit_code == exit_code
+    assert stderr_has in res.stderr
+
+
+def test_traceback_names_the_script_not_the_worker(box: Sandbox) -> None:
+    res = box.run_python("x = 1\n1 / 0\n")
+    assert b'main.py", line 2, in <module>' in res.stderr
+    assert b"_zygote" not in res.stderr and b"exec(" not in res.stderr
+
+
+def test_main_module_and_argv(box: Sandbox) -> None:
+    res = box.run_python(
+        "import sys\nprint(__name__, sys.argv)\nclass C: pass\n"
+        "import pickle\nprint(pickle.loads(pickle.dumps(C())).__class__.__name__)",
+        argv=["prog", "-x"],
+    )
+    assert res.stdout == b"__main__ ['prog', '-x']\nC\n", res
+
+
+def test_files_are_placed_and_importable(box: Sandbox) -> None:
+    res = box.run_python(
+        "import os, helper\nprint(helper.VALUE, open('data/in.txt').read(), oct(os.stat('run.sh').st_mode & 0o777))",
+        files={
+            "helper.py": "VALUE = 41 + 1\n",
+            "data/in.txt": b"bytes!",
+            "run.sh": ("#!/bin/sh\n", 0o755),
+        },
+    )
+    assert res.status is ExecStatus.OK, res
+    assert res.stdout == b"42 bytes! 0o755\n"
+
+
+def test_stdin_text_bytes_and_large(box: Sandbox) -> None:
+    assert box.run_python("print(input()[::-1])", stdin="abc\n").stdout == b"cba\n"
+    assert (
+        box.run_python("import sys; print(sys.stdin.buffer.read().hex())", stdin=b"\x00\xff").stdout
+        == b"00ff\n"
+    )
+    big = os.urandom(3 << 20)
+    res = box.run_python(
+        "import sys, hashlib\nd = sys.stdin.buffer.read()\n"
+        "print(len(d), hashlib.sha256(d).hexdigest())",
+        stdin=big,
+    )
+    import hashlib
+
+    assert res.stdout.split() == [str(len(big)).encode(), hashlib.sha256(big).hexdigest().encode()]
+
+
+def test_stdin_unread_does_not_hang(box: Sandbox) -> None:
+    res = box.run_python("print('ignoring stdin')", stdin=b"x" * (4 << 20))
+    assert res.status is ExecStatus.OK and res.wall_time_s < 2
+
+
+def test_output_just_under_and_over_the_cap(box: Sandbox) -> None:
+    cap = TEST_LIMITS.output_bytes
+    ok = box.run_python(f"import sys; sys.stdout.write('a' * {cap})", limits=TEST_LIMITS)
+    assert ok.status is ExecStatus.OK and len(ok.stdout) == cap and not ok.stdout_truncated
+    over = box.run_python(f"import sys; sys.stdout.write('a' * {cap + 1})", limits=TEST_LIMITS)
+    assert over.status is ExecStatus.OUTPUT_LIMIT and over.stdout_truncated
+
+
+def test_run_command_with_files_and_env(box: Sandbox) -> None:
+    res = box.run(
+        ["sh", "-c", 'cat in.txt; echo "$GREETING"; pwd'],
+        files={"in.txt": "file\n"},
+        env={"GREETING": "hello"},
+    )
+    assert res.status is ExecStatus.OK, res
+    lines = res.stdout_text.splitlines()
+    assert lines[:2] == ["file", "hello"]
+
+
+def test_missing_command_is_exit_127(box: Sandbox) -> None:
+    res = box.run(["definitely-not-a-command-xyz"])
+    assert res.status is ExecStatus.NONZERO_EXIT and res.exit_code == 127
+    assert b"definitely-not-a-command-xyz" in res.stderr
+
+
+def test_environment_is_an_allow_list(box: Sandbox) -> None:
+    res = box.run_python("import os; print(sorted(os.environ))")
+    names = set(eval(res.stdout_text))
+    assert names <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "PYTHONIOENCODING",
+        "PYTHONDONTWRITEBYTECODE",
+        "TMPDIR",
+    }
+
+
+def test_jobs_do_not_see_each_others_files(backend: str) -> None:
+    box = make_box(backend, workers=1)
+    try:
+        first = box.run_python(
+            "open('/tmp/note', 'w').write('1'); open('note', 'w').write('1')\n"
+            "import os; print(os.getcwd())"
+        )
+        second = box.run_python(
+            f"import os\nprint(os.path.exists('/tmp/note'), "
+            f"os.path.exists({first.stdout_text.strip()!r}), os.listdir('.'))"
+        )
+        assert second.stdout == b"False False ['main.py']\n", second
+    finally:
+        box.close()
+
+
+def test_cpu_time_is_measured(box: Sandbox) -> None:
+    res = box.run_python(
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    )
+    assert res.status is ExecStatus.OK
+    assert 0.25 <= res.cpu_time_s <= 1.5
+    assert res.wall_time_s >= 0.25
+
+
+def test_memory_error_handled_by_the_program_is_not_a_limit(box: Sandbox) -> None:
+    res = box.run_python(
+        "try:\n    x = bytearray(64 * 1024**3)\nexcept MemoryError:\n    print('coped')",
+        limits=TEST_LIMITS,
+    )
+    assert res.status is ExecStatus.OK and res.stdout == b"coped\n"
+
+
+def test_a_job_cannot_fake_a_sandbox_error(box: Sandbox) -> None:
+    res = box.run_python("import os\nos.write(3, b'Efake setup failure')\nos._exit(1)")
+    assert res.status is ExecStatus.NONZERO_EXIT, res
+
+
+def test_concurrent_submissions_from_threads(box: Sandbox) -> None:
+    results: dict[int, sandbox.ExecResult] = {}
+
+    def work(i: int) -> None:
+        results[i] = box.run_python(f"import time; time.sleep(0.01); print({i} * 2)")
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {i: r.stdout for i, r in results.items()} == {
+        i: f"{i * 2}\n".encode() for i in range(24)
+    }
+
+
+def test_run_python_many_keeps_order(box: Sandbox) -> None:
+    jobs = [f"print({i})" for i in range(10)] + [
+        Job(code="print(input())", stdin="x\n"),
+        {"command": ["echo", "hi"]},
+    ]
+    out = [r.stdout for r in box.run_python_many(jobs)]
+    assert out == [f"{i}\n".encode() for i in range(10)] + [b"x\n", b"hi\n"]
+
+
+def test_worker_killed_mid_job_is_a_sandbox_error_and_replaced(backend: str) -> None:
+    box = make_box(backend, workers=1)
+    try:
+        assert_serves(box)
+        victim = box.worker_info()[0]["infra_pids"][-1]
+        holder: list[sandbox.ExecResult] = []
+        t = threading.Thread(
+            target=lambda: holder.append(
+                box.run_python("import time; time.sleep(5)", limits=Limits(wall_time_s=10))
+            )
+        )
+        t.start()
+        time.sleep(0.5)
+        os.kill(victim, signal.SIGKILL)
+        t.join(30)
+        assert holder and holder[0].status is ExecStatus.SANDBOX_ERROR, holder
+        assert_serves(box)
+        assert box.worker_info()[0]["infra_pids"][-1] != victim
+        assert_no_job_processes(box)
+    finally:
+        box.close()
+
+
+def test_sandbox_survives_fork_of_its_owner(backend: str) -> None:
+    box = make_box(backend, workers=1)
+    try:
+        assert_serves(box)
+        parent_workers = box.worker_info()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                res = box.run_python("print('child')")
+                fresh = box.worker_info()
+                ok = res.stdout == b"child\n" and fresh and fresh != parent_workers
+                code = 0 if ok else 2
+            finally:
+                box.close()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        assert box.worker_info() == parent_workers  # the child did not touch ours
+        assert_serves(box)
+    finally:
+        box.close()
+
+
+def test_network_only_when_allowed(box: Sandbox) -> None:
+    with pytest.raises(ValueError, match="allow_network"):
+        box.run_python("pass", limits=Limits(network=True))
+
+
+def test_closed_sandbox_refuses_jobs(backend: str) -> None:
+    box = make_box(backend, workers=1)
+    box.close()
+    box.close()  # idempotent
+    with pytest.raises(sandbox.SandboxError, match="closed"):
+        box.run_python("pass")

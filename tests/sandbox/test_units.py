@@ -1,0 +1,191 @@
+"""Pure pieces: limits and job validation, status classification, framing, seccomp, registry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+
+import pytest
+
+import sandbox
+from sandbox import ExecResult, ExecStatus, Job, Limits, LocalSandbox, _zygote
+from sandbox.cli import main as cli_main
+from sandbox.result import classify
+
+
+def test_limits_validate() -> None:
+    assert Limits().cpu_s == Limits().wall_time_s
+    assert Limits(cpu_time_s=1).cpu_s == 1
+    for bad in (
+        {"wall_time_s": 0},
+        {"memory_mb": -1},
+        {"output_bytes": float("inf")},
+        {"max_processes": 0},
+        {"open_files": 3},
+    ):
+        with pytest.raises(ValueError):
+            Limits(**bad)
+    for bad in ({"wall_time_s": "1"}, {"network": 1}, {"memory_mb": True}):
+        with pytest.raises(TypeError):
+            Limits(**bad)
+    wire = Limits(memory_mb=2, max_processes=5).wire(extra_processes=1)
+    assert wire["memory_bytes"] == 2 << 20 and wire["processes"] == 6
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"code": "x", "command": ["ls"]},
+        {"command": "ls -l"},
+        {"command": []},
+        {"code": b"bytes"},
+        {"code": "x", "files": {"../up": "x"}},
+        {"code": "x", "files": {"/abs": "x"}},
+        {"code": "x", "files": {"": "x"}},
+        {"code": "x", "files": {"main.py": "x"}},
+        {"code": "x", "env": {"A=B": "x"}},
+        {"code": "x", "env": {"A": "nul\0"}},
+        {"code": "x", "stdin": 5},
+        {"code": "x", "limits": {"wall_time_s": 1}},
+    ],
+)
+def test_bad_jobs_are_rejected(kwargs: dict) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        Job(**kwargs)
+
+
+def test_classify_precedence() -> None:
+    base = {"exit_code": 0, "signal": None, "cpu_s": 0.1}
+    assert classify(base, 1, 1)[0] is ExecStatus.OK
+    assert classify({**base, "exit_code": 2}, 1, 1)[0] is ExecStatus.NONZERO_EXIT
+    assert classify({**base, "signal": signal.SIGSEGV}, 1, 1)[0] is ExecStatus.SIGNAL
+    assert classify({**base, "signal": signal.SIGXCPU}, 1, 1)[0] is ExecStatus.TIMEOUT
+    assert classify({**base, "signal": signal.SIGKILL, "cpu_s": 1.0}, 1, 5)[0] is ExecStatus.TIMEOUT
+    assert (
+        classify({**base, "signal": signal.SIGKILL, "oom_killed": True}, 1, 5)[0]
+        is ExecStatus.MEMORY_LIMIT
+    )
+    assert (
+        classify({**base, "memory_error": True, "exit_code": 1}, 1, 1)[0] is ExecStatus.MEMORY_LIMIT
+    )
+    assert (
+        classify({**base, "timed_out": "wall", "memory_error": True}, 1, 1)[0] is ExecStatus.TIMEOUT
+    )
+    assert (
+        classify({**base, "timed_out": "wall", "output_limited": True}, 1, 1)[0]
+        is ExecStatus.OUTPUT_LIMIT
+    )
+    assert (
+        classify({**base, "error": "boom", "output_limited": True}, 1, 1)[0]
+        is ExecStatus.SANDBOX_ERROR
+    )
+
+
+def test_result_helpers() -> None:
+    r = ExecResult(ExecStatus.OK, 0, stdout=b"\xffok")
+    assert r.ok and r.stdout_text == "\ufffdok"
+    assert r.to_dict()["status"] == "ok"
+    e = ExecResult.sandbox_error("gone", "local")
+    assert e.status is ExecStatus.SANDBOX_ERROR and not e.ok and str(e.status) == "sandbox_error"
+
+
+def test_frames_round_trip() -> None:
+    data = _zygote.encode_frame({"op": "run", "x": [1, "é"]}, [b"", b"\x00" * 5, b"abc"])
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        chunk = data[pos : pos + n]
+        pos += n
+        return chunk
+
+    header, blobs = _zygote.decode_frame(read)
+    assert header == {"op": "run", "x": [1, "é"]}
+    assert blobs == [b"", b"\x00" * 5, b"abc"]
+    huge = struct.pack(">I", _zygote.MAX_HEADER_BYTES + 1)
+    with pytest.raises(ValueError):
+        _zygote.decode_frame(lambda n: huge[:n])
+    big_blob = _zygote.encode_frame({}, [b"x" * 100])
+    pos = 0
+    data = big_blob
+    with pytest.raises(ValueError):
+        _zygote.decode_frame(read, max_blob=10)
+
+
+def test_seccomp_programs() -> None:
+    for machine in ("x86_64", "aarch64"):
+        blocking = _zygote.build_seccomp_filter(True, machine)
+        open_ = _zygote.build_seccomp_filter(False, machine)
+        assert len(blocking) % 8 == 0 and len(open_) % 8 == 0
+        assert len(blocking) > len(open_)
+    assert _zygote.build_seccomp_filter(True, "sparc") is None
+
+
+def test_registry() -> None:
+    reasons = sandbox.available_backends()
+    assert set(reasons) == {"local", "bwrap", "docker"}
+    assert reasons["local"] is None
+    with pytest.raises(ValueError, match="unknown sandbox backend"):
+        sandbox.get_sandbox("nope")
+    with pytest.raises(TypeError, match="backend-specific"):
+        sandbox.get_sandbox("auto", image="x")
+    a = sandbox.get_sandbox("local", workers=1)
+    b = sandbox.get_sandbox("local", workers=1)
+    c = sandbox.get_sandbox("local", workers=2)
+    assert a is b and a is not c and isinstance(a, LocalSandbox)
+    assert sandbox.get_sandbox("local", workers=1, shared=False) is not a
+    sandbox.close_shared()
+    assert sandbox.get_sandbox("local", workers=1) is not a
+    sandbox.close_shared()
+
+
+def test_auto_respects_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RLVR_SANDBOX_BACKEND", "local")
+    assert sandbox.resolve_backend("auto") == "local"
+    monkeypatch.delenv("RLVR_SANDBOX_BACKEND")
+    assert sandbox.resolve_backend("auto") in {"docker", "bwrap", "local"}
+
+
+def test_shared_sandboxes_are_per_process() -> None:
+    parent = sandbox.get_sandbox("local", workers=1)
+    pid = os.fork()
+    if pid == 0:
+        child = sandbox.get_sandbox("local", workers=1)
+        ok = child is not parent and child.run_python("print(1)").stdout == b"1\n"
+        sandbox.close_shared()
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert sandbox.get_sandbox("local", workers=1) is parent
+    sandbox.close_shared()
+
+
+def test_missing_tools_give_clear_errors() -> None:
+    with pytest.raises(sandbox.BackendUnavailable, match="bubblewrap"):
+        sandbox.BwrapSandbox(bwrap="/nonexistent/bwrap")
+    assert "bubblewrap" in sandbox.BwrapSandbox.unavailable_reason(bwrap="/nonexistent/bwrap")
+    with pytest.raises(sandbox.BackendUnavailable, match="Docker daemon"):
+        env = os.environ.get("DOCKER_HOST")
+        os.environ["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"
+        try:
+            sandbox.DockerSandbox()
+        finally:
+            if env is None:
+                del os.environ["DOCKER_HOST"]
+            else:
+                os.environ["DOCKER_HOST"] = env
+
+
+def test_doctor(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["doctor", "--quick"]) == 0
+    out = capsys.readouterr().out
+    for name in ("local", "bwrap", "docker"):
+        assert f"  {name}" in out
+    assert "picks:" in out
+
+
+def test_cli_rejects_unknown_commands() -> None:
+    with pytest.raises(SystemExit):
+        cli_main(["frobnicate"])

@@ -1,0 +1,133 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rlvr_envs.envs.math import ARITHMETIC_LEVELS, gsm8k_answer
+
+
+def _reference_rate(env_id, **kwargs):
+    env = gym.make(env_id, **kwargs).unwrapped
+    tasks = env.source.tasks
+    passed = [t.id for t in tasks if env.verify(t.solution, t).reward == 1.0]
+    return env, tasks, passed
+
+
+def _step(env, task, completion):
+    env.reset(options={"task_id": task.id})
+    return env.step(completion)[1]
+
+
+@pytest.mark.slow
+def test_gsm8k_references_score_one_and_perturbed_answers_zero(shared_data):
+    env, tasks, passed = _reference_rate("rlvr/GSM8K-v0")
+    assert len(tasks) == 1319
+    assert len(passed) / len(tasks) >= 0.995, set(t.id for t in tasks) - set(passed)
+    rng = np.random.default_rng(0)
+    for task in tasks[:300]:
+        for wrong in env.perturb(task, rng):
+            assert _step(env, task, wrong) == 0.0, (task.id, wrong)
+
+
+@pytest.mark.slow
+def test_math500_references_score_one_and_perturbed_answers_zero(shared_data):
+    env, tasks, passed = _reference_rate("rlvr/MATH500-v0")
+    assert len(tasks) == 500
+    assert len(passed) / len(tasks) >= 0.995, set(t.id for t in tasks) - set(passed)
+    rng = np.random.default_rng(0)
+    for task in tasks:
+        for wrong in env.perturb(task, rng):
+            assert _step(env, task, wrong) == 0.0, (task.id, task.answer, wrong)
+
+
+def test_gsm8k_through_step_and_data_path(shared_data):
+    env = gym.make("rlvr/GSM8K-v0", data_path=shared_data / "gsm8k_test.jsonl")
+    task = env.unwrapped.source.tasks[0]
+    obs, info = env.reset(options={"task_id": task.id})
+    assert task.prompt in obs and "\\boxed{}" in obs
+    _, reward, terminated, _, info = env.step(task.solution)
+    assert reward == 1.0 and terminated
+    assert info["verdict"]["expected"] == task.answer
+
+
+def test_gsm8k_train_split_from_the_data_dir(shared_data):
+    env = gym.make("rlvr/GSM8K-v0", split="train")
+    assert env.unwrapped.source.num_tasks == 7473
+
+
+def test_gsm8k_answer_parsing():
+    assert gsm8k_answer("work <<2*3=6>>6\n#### 1,234") == "1234"
+    with pytest.raises(ValueError, match="####"):
+        gsm8k_answer("no final line")
+
+
+def test_math500_metadata(shared_data):
+    env = gym.make("rlvr/MATH500-v0")
+    _, info = env.reset(seed=0)
+    assert info["metadata"]["subject"] and info["metadata"]["level"] in range(1, 6)
+
+
+@pytest.mark.parametrize("level", [*ARITHMETIC_LEVELS, "mixed"])
+def test_arithmetic_references_pass_and_wrong_answers_fail(level):
+    env = gym.make("rlvr/Arithmetic-v0", level=level).unwrapped
+    rng = np.random.default_rng(0)
+    for task in env.source.take(100, seed=1):
+        assert env.verify(task.solution, task).reward == 1.0, task
+        for wrong in env.perturb(task, rng):
+            assert env.verify(wrong, task).reward == 0.0, (task, wrong)
+
+
+@pytest.mark.parametrize("kind", ["linear", "quadratic", "simplify", "evaluate", "mixed"])
+def test_algebra_references_pass_and_wrong_answers_fail(kind):
+    env = gym.make("rlvr/Algebra-v0", kind=kind).unwrapped
+    rng = np.random.default_rng(0)
+    for task in env.source.take(40, seed=2):
+        assert env.verify(task.solution, task).reward == 1.0, task
+        for wrong in env.perturb(task, rng):
+            assert env.verify(wrong, task).reward == 0.0, (task, wrong)
+
+
+def test_procedural_task_ids_rebuild_the_same_task():
+    env = gym.make("rlvr/Algebra-v0")
+    obs, info = env.reset(seed=123)
+    again, info2 = env.reset(options={"task_id": info["task_id"]})
+    assert again == obs and info2["task_id"] == info["task_id"]
+    with pytest.raises(KeyError):
+        env.reset(options={"task_id": "arithmetic/L2:5"})
+    with pytest.raises(KeyError):
+        env.reset(options={"task_id": "algebra/mixed:notanumber"})
+
+
+def test_arithmetic_level_one_is_one_digit_sums():
+    env = gym.make("rlvr/Arithmetic-v0", level=1, template="{prompt}")
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        a, b = obs.removeprefix("What is ").removesuffix("?").split(" + ")
+        assert 0 <= int(a) <= 9 and 0 <= int(b) <= 9
+
+
+def test_bad_levels_and_kinds():
+    with pytest.raises(ValueError, match="level"):
+        gym.make("rlvr/Arithmetic-v0", level=9)
+    with pytest.raises(ValueError, match="kind"):
+        gym.make("rlvr/Algebra-v0", kind="calculus")
+
+
+@pytest.mark.parametrize(
+    "action, statuses",
+    [
+        ("", {"no_answer"}),
+        ("x" * 1_000_000, {"invalid_input"}),
+        ("\\boxed{4\udcff}", {"invalid_input"}),
+        ("I think it is probably something.", {"no_answer", "wrong"}),
+    ],
+)
+def test_bad_actions_on_math_envs(action, statuses, shared_data):
+    for env_id in ["rlvr/Arithmetic-v0", "rlvr/GSM8K-v0"]:
+        env = gym.make(env_id)
+        env.reset(seed=0)
+        _, reward, terminated, _, info = env.step(action)
+        assert reward == 0.0 and terminated
+        assert info["verdict"]["status"] in statuses
+        with pytest.raises(TypeError):
+            env.reset(seed=0)
+            env.step(123)
