@@ -7,8 +7,8 @@ assignment ``x = 5`` or text. Then forms are compared by rules that keep what ca
 
 - numbers compare exactly (integers and fractions by rational arithmetic, decimals as the exact
   rationals they write), never with a relative tolerance;
-- an irrational gold is matched only by an exact expression: a response with decimal literals
-  (3.14 for \\pi, 1.414 for \\sqrt{2}) is an approximation and is rejected;
+- an irrational gold is never matched by a rational written with decimals (3.14 for \\pi,
+  1.414 for \\sqrt{2}): that is an approximation (``0.5\\sqrt{2}`` is not, and may match);
 - expressions with variables are equal when they agree at several fixed random points, exactly
   (rational arithmetic) where possible, else in floating point at a 1e-10 relative tolerance, using
   only points where both are real (so ``|x|`` and ``x`` differ, ``\\ln(x^2)`` and ``2\\ln x`` agree);
@@ -478,14 +478,14 @@ class Comparer:
         """Equal at one point: True, False, or None when undefined or not real there."""
         env, float_env = envs if envs is not None else (None, None)
         try:
-            exact_gold = self.evaluator.exact(gold, env)
-            exact_answer = self.evaluator.exact(answer, env)
-            return exact_gold == exact_answer
-        except NotExact:
-            pass
+            exact_gold = self.exact_or_none(gold, env)
+            exact_answer = self.exact_or_none(answer, env)
         except Undefined:
             return None
-        if approximate:
+        if exact_gold is not None and exact_answer is not None:
+            return exact_gold == exact_answer
+        if approximate and exact_gold is None and exact_answer is not None:
+            # A rational written with decimals against an irrational gold: 3.14 for \pi.
             self.reason = "a decimal approximation of an exact answer"
             return False
         try:
@@ -497,6 +497,12 @@ class Comparer:
         if real_only and (abs(a.imag) > 1e-12 * scale or abs(b.imag) > 1e-12 * scale):
             return None
         return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
+
+    def exact_or_none(self, node: Node, env: dict[str, Fraction] | None) -> Any:
+        try:
+            return self.evaluator.exact(node, env)
+        except NotExact:
+            return None
 
     def equations_equal(self, gold: tuple[Node, Node], answer: tuple[Node, Node]) -> bool:
         """Equations are equal when one side-difference is a non-zero multiple of the other."""
