@@ -123,6 +123,11 @@ def test_answer_forms():
         ("[1, 2]", r"\{1, 2\}", False),
         ("(2, 5)", "2 < x < 5", True),
         ("x = 3", "3", True),
+        ("x < 1", "-x > -1", True),
+        ("x < 1", "1 > x", True),
+        ("(-1, 2]", "0 < 2x + 2 <= 6", True),
+        ("(-1, 2]", "0 < -2x + 2 <= 6", False),
+        ("(2, 3)", "x^2 - 5x + 6 < 0", False),  # not linear: not solved, never guessed
         ("3", "x^2 = 3", False),
         ("y = 2x + 1", "2y = 4x + 2", True),
         ("y = 2x + 1", "y = 2x", False),

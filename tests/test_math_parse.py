@@ -50,6 +50,10 @@ def num(value, decimal=False):
         ("x\u00b2", "x^{2}"),
         (r"\text{Evelyn}", r"\text{Evelyn}"),
         (r"2x = 6 \Rightarrow x = 3", "x = 3"),
+        ("14 {, }916", "14916"),
+        ("1 000 000", "1000000"),
+        ("2 3", "2 3"),  # not a thousands group
+        ("28 pct", "28%"),
     ],
 )
 def test_normalize_answer(raw, normal):

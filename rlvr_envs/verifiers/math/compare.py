@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Any
 
 from .evaluate import Evaluator
-from .limits import Deadline, Limits, NotExact, TooLarge, Undefined
+from .limits import DEFAULT_LIMITS, Deadline, Limits, NotExact, TooLarge, Undefined
 from .normalize import normalize_text
 from .parse import Node
 
@@ -164,14 +164,73 @@ def _interval(lo: Node, hi: Node, lo_closed: bool, hi_closed: bool) -> Form:
     return ("intervals", ((lo, hi, lo_closed, hi_closed),))
 
 
-def _relation_intervals(node: Node) -> Form | None:
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
+
+
+def _linear(node: Node, evaluator: Evaluator) -> tuple[str, Fraction, Fraction] | None:
+    """``(variable, slope, intercept)`` when ``node`` is a linear function of one variable."""
+    names = free_symbols(node)
+    if len(names) != 1:
+        return None
+    (name,) = names
+    try:
+        samples = [
+            (x, evaluator.exact(node, {name: x}))
+            for x in (Fraction(0), Fraction(1), Fraction(-5, 3), Fraction(11, 7))
+        ]
+    except (NotExact, Undefined, TooLarge):
+        return None
+    if not all(isinstance(value, Fraction) for _, value in samples):
+        return None
+    intercept = samples[0][1]
+    slope = samples[1][1] - intercept
+    if slope == 0 or any(value != slope * x + intercept for x, value in samples):
+        return None
+    return name, slope, intercept
+
+
+def _solved_relation(node: Node, evaluator: Evaluator) -> Node | None:
+    """``-x > -1`` or ``0 < 2x + 2 <= 6``: rewritten with the variable alone, when linear."""
+    ops, parts = node[1], node[2]
+    if len(parts) == 2:
+        difference = ("add", (parts[0], ("neg", parts[1])))
+        linear = _linear(difference, evaluator)
+        if linear is None:
+            return None
+        name, slope, intercept = linear
+        op = ops[0] if slope > 0 else _FLIP[ops[0]]
+        return ("rel", (op,), (("sym", name), ("num", -intercept / slope, False)))
+    middle = parts[1] if len(parts) == 3 else None
+    if middle is None or free_symbols(parts[0]) or free_symbols(parts[2]):
+        return None
+    linear = _linear(middle, evaluator)
+    if linear is None:
+        return None
+    name, slope, intercept = linear
+    ends = [("add", (part, ("num", -intercept, False))) for part in (parts[0], parts[2])]
+    ends = [("div", end, ("num", slope, False)) for end in ends]
+    if slope > 0:
+        return ("rel", ops, (ends[0], ("sym", name), ends[1]))
+    return ("rel", (_FLIP[ops[0]], _FLIP[ops[1]]), (ends[0], ("sym", name), ends[1]))
+
+
+def _relation_intervals(node: Node, evaluator: Evaluator | None = None) -> Form | None:
     """``x > 2``, ``-2 <= x <= 7``, ``x != 3``: the set of x as a union of intervals."""
+    simple = _simple_relation_intervals(node)
+    if simple is not None:
+        return simple
+    evaluator = evaluator or Evaluator(DEFAULT_LIMITS, Deadline(DEFAULT_LIMITS.timeout_s))
+    solved = _solved_relation(node, evaluator)
+    return _simple_relation_intervals(solved) if solved is not None else None
+
+
+def _simple_relation_intervals(node: Node) -> Form | None:
     ops, parts = node[1], node[2]
     if len(parts) == 2:
         (op,), (a, b) = ops, parts
         if _is_label(b) and not _is_label(a):
             a, b = b, a
-            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}.get(op, op)
+            op = _FLIP.get(op, op)
         if a[0] != "sym" or free_symbols(b):
             return None
         if op == "<":
@@ -213,11 +272,11 @@ def _as_intervals(form: Form) -> Form | None:
     return None
 
 
-def _flat_items(nodes: tuple[Node, ...]) -> list[Form]:
+def _flat_items(nodes: tuple[Node, ...], evaluator: Evaluator | None) -> list[Form]:
     """Forms of list items, with ``a \\pm b`` and "a or b" items spread into the list."""
     items: list[Form] = []
     for item in nodes:
-        form = answer_form(item)
+        form = answer_form(item, evaluator)
         if form[0] == "multi" and not form[2]:
             items.extend(form[1])
         else:
@@ -227,53 +286,60 @@ def _flat_items(nodes: tuple[Node, ...]) -> list[Form]:
     return items
 
 
-def answer_form(node: Node) -> Form:
-    """Read a parsed answer as one of the answer forms (see the module docstring)."""
+def answer_form(node: Node, evaluator: Evaluator | None = None) -> Form:
+    """Read a parsed answer as one of the answer forms (see the module docstring).
+
+    Linear inequalities in one variable are solved (``-x > -1`` is ``x < 1``) with
+    ``evaluator`` (which carries the call's limits and deadline), or a default one.
+    """
     kind = node[0]
     if kind == "group":
-        return answer_form(node[1])
+        return answer_form(node[1], evaluator)
     if kind == "list":
-        items = _flat_items(node[1])
+        items = _flat_items(node[1], evaluator)
         if len(items) > 1 and all(item[0] == "intervals" for item in items):
             return ("intervals", tuple(iv for item in items for iv in item[1]))
         return items[0] if len(items) == 1 else ("multi", tuple(items), False)
     if kind == "set":
-        return ("multi", tuple(_flat_items(node[1])), True)
+        return ("multi", tuple(_flat_items(node[1], evaluator)), True)
     if kind == "bracket":
         opener, closer, items = node[1], node[2], node[3]
         if len(items) == 2 and (opener, closer) != ("(", ")"):
             return _interval(items[0], items[1], opener == "[", closer == "]")
-        return ("tuple", tuple(answer_form(item) for item in items), opener, closer)
+        return ("tuple", tuple(answer_form(item, evaluator) for item in items), opener, closer)
     if kind == "union":
         intervals = []
         for part in node[1]:
-            converted = _as_intervals(answer_form(part))
+            converted = _as_intervals(answer_form(part, evaluator))
             if converted is None:
                 return ("unknown", node)
             intervals.extend(converted[1])
         return ("intervals", tuple(intervals))
     if kind == "in":
-        return answer_form(node[2]) if _is_label(node[1]) else ("unknown", node)
+        return answer_form(node[2], evaluator) if _is_label(node[1]) else ("unknown", node)
     if kind == "rel":
-        return _relation_intervals(node) or ("unknown", node)
+        return _relation_intervals(node, evaluator) or ("unknown", node)
     if kind == "reals":
         return _interval(_NEG_INF, _INF, False, False)
     if kind == "eq":
         parts = node[1]
         if _is_label(parts[0]):
-            return ("assign", parts[0], answer_form(parts[-1]))
+            return ("assign", parts[0], answer_form(parts[-1], evaluator))
         if len(parts) == 2 and _is_label(parts[1]):
-            return ("assign", parts[1], answer_form(parts[0]))
+            return ("assign", parts[1], answer_form(parts[0], evaluator))
         if not any(free_symbols(part) for part in parts):
             return ("numeq", parts)
         return ("equation", parts[0], parts[-1])
     if kind == "matrix":
-        return ("matrix", tuple(tuple(answer_form(cell) for cell in row) for row in node[1]))
+        return (
+            "matrix",
+            tuple(tuple(answer_form(cell, evaluator) for cell in row) for row in node[1]),
+        )
     if kind == "text":
         return ("text", normalize_text(node[1]))
     if kind == "pm" or any(n[0] == "pm" for n in _walk(node)):
         variants = _expand_pm(node, [_MAX_PM_VARIANTS])
-        return ("multi", tuple(answer_form(v) for v in variants), False)
+        return ("multi", tuple(answer_form(v, evaluator) for v in variants), False)
     if kind == "percent":
         return ("scalar", node[1], True)
     if kind == "degree":

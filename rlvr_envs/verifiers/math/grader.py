@@ -10,6 +10,7 @@ from typing import Any
 
 from ...verdict import Status, Verdict
 from .compare import Comparer, Form, answer_form, canonical
+from .evaluate import Evaluator
 from .extract import DEFAULT_PRIORITY, EXTRACTORS, Extraction, extract_answer
 from .limits import DEFAULT_LIMITS, Deadline, Limits, TooLarge, VerifyTimeout
 from .normalize import choice_letter, is_textual, normalize_answer, normalize_text
@@ -82,7 +83,8 @@ def parse_form(text: str, limits: Limits, deadline: Deadline) -> Form:
     cached = _cache.get(key)
     if cached is None:
         try:
-            cached = answer_form(parse_answer(text, limits, deadline))
+            node = parse_answer(text, limits, deadline)
+            cached = answer_form(node, Evaluator(limits, deadline))
         except (ParseError, TooLarge) as error:
             cached = error
         if len(_cache) >= _CACHE_SIZE:

@@ -137,15 +137,19 @@ _FRAC_DIGIT_SECOND = re.compile(r"(\\frac\{[^{}]*\})\s*(\d)")
 _SQRT_DIGIT = re.compile(r"\\sqrt\s*(\d)")
 # Thousands separators: explicit TeX ones always, a bare comma only in a lone number.
 _TEX_THOUSANDS = re.compile(
-    r"(?<![\d.])\d{1,3}(?:(?:,\\!\s*|\{,\}|\\[,;! ]|,\s*\\!|\u2009)\d{3})+(?![\d])"
+    r"(?<![\d.])\d{1,3}(?: ?(?:,\\!\s*|\{\s*,\s*\}|\\[,;! ]|,\s*\\!|\u2009)\d{3})+(?![\d])"
 )
 _COMMA_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+_SPACED_NUMBER = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # "1 000 000", alone
 _DEGREES = re.compile(
     r"\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*o\s*\}|\^o(?![a-zA-Z]))"
     r"|\s*\\(?:text|mbox|textrm|mathrm)\s*\{\s*degrees?\s*\}|\s+degrees?\b",
     re.IGNORECASE,
 )
-_PERCENT = re.compile(r"\s*\\%|\s*\\(?:text|mbox)\s*\{\s*percent\s*\}|\s+percent\b", re.IGNORECASE)
+_PERCENT = re.compile(
+    r"\s*\\%|\s*\\(?:text|mbox)\s*\{\s*(?:percent|percentage|pct)\s*\}|\s+(?:percent|percentage|pct)\b",
+    re.IGNORECASE,
+)
 _DOLLAR = re.compile(r"\\\$|\\(?:text|mbox)\s*\{\s*dollars?\s*\}")
 _ALL_REALS = re.compile(
     r"(?:\\text\s*\{\s*)?\ball real numbers\b(?:\s*\})?|(?:\\text\s*\{\s*)?\ball reals\b(?:\s*\})?",
@@ -154,7 +158,7 @@ _ALL_REALS = re.compile(
 _CONNECTOR_TEXT = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s*\{\s*(or|and)\s*\}", re.IGNORECASE)
 _ARROWS = re.compile(r"\\(?:Rightarrow|implies|therefore|Longrightarrow)(?![a-zA-Z])")
 _UNIT_TEX = re.compile(
-    r"(?<=[\w}).!])\s*\\(?:text|mbox|textrm|mathrm|textnormal)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}"
+    r"(?<=[\w}).!])\s*\\(?:text|mbox|textrm|mathrm|textnormal|textbf|textit)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}"
     r"(?:\s*\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 # One character class after the first two letters: no nested quantifier, no backtracking blow-up.
@@ -208,7 +212,10 @@ def normalize_answer(text: str) -> str:
         text = _drop_unit_words(text).strip()
     if not any(c in text for c in "([{;") and ", " not in text:
         text = _COMMA_THOUSANDS.sub(_join_digits, text)
-    return " ".join(text.split()).replace(_ROW, " \\\\ ")
+    text = " ".join(text.split())
+    if _SPACED_NUMBER.fullmatch(text):
+        text = text.replace(" ", "")
+    return text.replace(_ROW, " \\\\ ")
 
 
 _TEXT_ONLY = re.compile(r"[A-Za-z][A-Za-z'\- ]*[A-Za-z]\.?|[A-Za-z]")
