@@ -156,3 +156,37 @@ def test_a_dead_worker_gives_error_verdicts_never_wrong():
     verdicts = verify_batch(["1"] * 20, "1", executor=_BrokenExecutor())
     assert {v.status for v in verdicts} == {Status.ERROR}
     assert all("died" in v.reason for v in verdicts)
+
+
+@pytest.mark.slow
+def test_hostile_inputs_are_bounded_in_a_spawned_pool():
+    # spawn: a fresh interpreter per worker, as on macOS and Windows.
+    verdicts = verify_batch(
+        list(HOSTILE.values()), "5", max_workers=2, start_method="spawn", timeout_s=BOUND_S
+    )
+    for name, verdict in zip(HOSTILE, verdicts):
+        assert verdict.elapsed_s < BOUND_S + SLACK_S, name
+    batch.shutdown_pool()
+
+
+@pytest.mark.slow
+def test_random_token_soup_stays_bounded():
+    import random
+
+    bits = [
+        *"0123456789xyei+-*/^_!()[]{},;=<>|%. ",
+        r"\frac", r"\sqrt", r"\pi", r"\infty", r"\pm", r"\le", r"\in", r"\cup", r"\text{",
+        r"\sin", r"\ln", r"\binom", r"\begin{pmatrix}", r"\end{pmatrix}", "&", r"\\",
+        r"^\circ", r"\%", r"\,", r"\overline", r"\boxed{", r"\left(", r"\right)", "10^{10^{10}}",
+        "999!", "99999999", "^{99}", r"\lfloor", r"\rfloor", "or", "and", "\u2212", "\u221a",
+    ]  # fmt: skip
+    rng = random.Random(12345)
+    worst = 0.0
+    for _ in range(5000):
+        response = "".join(rng.choice(bits) for _ in range(rng.choice([3, 10, 40, 150, 400])))
+        gold = "".join(rng.choice(bits) for _ in range(rng.choice([1, 3, 8])))
+        started = time.perf_counter()
+        verdict = verify(response if rng.random() < 0.5 else rf"\boxed{{{response}}}", gold)
+        worst = max(worst, time.perf_counter() - started)
+        assert "verifier error" not in verdict.reason, (response, gold, verdict.reason)
+    assert worst < BOUND_S + SLACK_S

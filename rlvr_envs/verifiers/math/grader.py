@@ -73,7 +73,9 @@ def _valid_unicode(text: str) -> bool:
 
 
 # Parsed answers are immutable, so they are cached across calls (and shared between threads).
-_CACHE_SIZE = 8192
+# Only short answers are kept, so a stream of hostile long answers cannot fill memory.
+_CACHE_SIZE = 4096
+_CACHE_MAX_CHARS = 120
 _cache: dict[tuple[str, Limits], Form | Exception] = {}
 
 
@@ -87,9 +89,10 @@ def parse_form(text: str, limits: Limits, deadline: Deadline) -> Form:
             cached = answer_form(node, Evaluator(limits, deadline))
         except (ParseError, TooLarge) as error:
             cached = error
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[key] = cached
+        if len(text) <= _CACHE_MAX_CHARS:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = cached
     if isinstance(cached, Exception):
         raise cached
     return cached
