@@ -396,11 +396,11 @@ class Comparer:
                 return self.same_collection(golds, self.distinct(response[1]))
             return len(golds) == 1 and self.equal(golds[0], response)
         if r == "multi":
+            if g == "tuple" and not response[2]:  # "1, 2" for (1, 2): order counts, repeats too
+                return self.same_sequence(gold[1], response[1])
             answers = self.distinct(response[1])
             if len(answers) == 1:
                 return self.equal(gold, answers[0])
-            if g == "tuple" and not response[2]:
-                return self.same_sequence(gold[1], response[1])
             if g == "intervals" and response[2]:
                 converted = _as_intervals(response)
                 return converted is not None and self.equal(gold, converted)
