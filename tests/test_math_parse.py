@@ -70,6 +70,8 @@ def test_text_and_choice_helpers():
     assert choice_letter("(c) because ...") == "C"
     assert choice_letter("Option B") == "B"
     assert choice_letter("Apple") is None
+    assert choice_letter("c + 1") is None  # arithmetic, not an option
+    assert choice_letter("A, B, C, D") is None  # every option: a hedge
 
 
 def test_numbers():

@@ -243,11 +243,11 @@ def normalize_text(text: str) -> str:
 
 
 _CHOICE = re.compile(r"\(?([A-Za-z])\)?")
+# A choice letter, then nothing, punctuation, or words/numbers (not arithmetic: "c + 1").
 _CHOICE_PREFIX = re.compile(
-    r"(?:(?:option|choice|answer)\s*(?:is\s*)?:?\s*)?\(?([A-Za-z])\)?(?=\s|$|[.:,])", re.IGNORECASE
+    r"(?:(?:option|choice|answer)\s*(?:is\s*)?:?\s*)?\(?([A-Za-z])\)?(?=$|[.:,)]|\s+[\w(\\]|\s*$)",
+    re.IGNORECASE,
 )
-
-
 _STANDALONE_LETTER = re.compile(r"(?<![A-Za-z\\])([A-J])(?![A-Za-z])")
 
 
