@@ -56,3 +56,13 @@ def test_case_file_covers_every_category_with_positives_and_negatives():
 def test_labelled_case(case):
     verdict = verify(case["response"], case["gold"])
     assert verdict.correct is case["expected"], (verdict.status, verdict.reason, verdict.extracted)
+
+
+def test_cases_are_graded_the_same_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def grade(case: dict) -> bool:
+        return verify(case["response"], case["gold"]).correct
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(grade, CASES * 3)) == [c["expected"] for c in CASES * 3]
