@@ -101,4 +101,4 @@ def test_extraction_is_linear_on_hostile_text():
     for text in (r"\boxed{" * 20000, "<answer>" * 20000, "{" * 100000, "answer is " * 10000):
         started = time.perf_counter()
         extract_answer(text)
-        assert time.perf_counter() - started < 0.5
+        assert time.perf_counter() - started < 2.0  # quadratic behaviour would take minutes
