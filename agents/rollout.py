@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import random
 import threading
 import time
 import traceback
@@ -328,14 +327,18 @@ class _ProcessPool:
 class _Collector:
     """Per-episode bookkeeping shared by the pool and vector-environment drivers."""
 
-    def __init__(self, agent: Any, mode: str, params: SamplingParams, on_error: str) -> None:
+    def __init__(
+        self, agent: Any, mode: str, params: SamplingParams, on_error: str, seed: int
+    ) -> None:
         self.agent, self.mode, self.params, self.on_error = agent, mode, params, on_error
         self.tokenizer = getattr(agent, "tokenizer", None)
         self.max_context = getattr(agent, "max_context", None)
         self.timings = {"generate_s": 0.0, "verify_s": 0.0, "reset_s": 0.0, "tokenize_s": 0.0}
         self.calls = 0
         self.last: dict[int, Generation | None] = {}
-        self.base_seed = params.seed if params.seed is not None else random.getrandbits(31)
+        # Each generation call gets its own seed derived from the sampling seed (by default the
+        # rollout's seed), so a single-turn rollout is reproducible.
+        self.base_seed = params.seed if params.seed is not None else seed
 
     def started(
         self, episode: Episode, observation: Observation, info: Mapping[str, Any], elapsed: float
@@ -379,18 +382,20 @@ class _Collector:
         }
         start = time.perf_counter()
         if self.mode == "tokens":
-            generations = self.agent.generate_tokens([e.token_ids for e, _ in batch], **sampling)
+            answers = self.agent.generate_tokens([e.token_ids for e, _ in batch], **sampling)
         else:
-            texts = self.agent.act([obs for _, obs in batch], **sampling)
+            answers = self.agent.act([obs for _, obs in batch], **sampling)
         self.timings["generate_s"] += time.perf_counter() - start
+        if len(answers) != len(batch):
+            raise RolloutError(
+                f"the agent returned {len(answers)} answers for {len(batch)} observations"
+            )
         if self.mode != "tokens":
-            if len(texts) != len(batch):
-                raise RolloutError(
-                    f"the agent returned {len(texts)} answers for {len(batch)} observations"
-                )
+            texts = list(answers)
             for (episode, _), text in zip(batch, texts):
                 episode.completions.append(text)
             return texts
+        generations: list[Generation] = list(answers)
         for (episode, _), generation in zip(batch, generations):
             episode.token_ids.extend(generation.token_ids)
             episode.loss_mask.extend([1] * len(generation.token_ids))
@@ -501,7 +506,11 @@ class RolloutRunner:
         on_error: str = "raise",
         **sampling_overrides: Any,
     ) -> RolloutBatch:
-        """Run ``group_size`` episodes on each of ``num_tasks`` tasks (seeds ``seed + k``)."""
+        """Run ``group_size`` episodes on each of ``num_tasks`` tasks.
+
+        Task ``k`` is reset with seed ``seed + k`` (or picked by ``task_ids[k]``); sampling is
+        seeded from ``sampling["seed"]``, by default from ``seed`` too.
+        """
         if not (
             isinstance(num_tasks, int)
             and num_tasks >= 1
@@ -537,7 +546,7 @@ class RolloutRunner:
             for k in range(num_tasks)
             for g in range(group_size)
         ]
-        collector = _Collector(agent, mode, params, on_error)
+        collector = _Collector(agent, mode, params, on_error, seed)
         batch_size = generation_batch_size or len(episodes)
         started = time.perf_counter()
         if self.vector:
@@ -587,6 +596,8 @@ class RolloutRunner:
                     else:
                         finish(episode)
                 if batch:
+                    # Resets finish in any order; sampling must not depend on it.
+                    batch.sort(key=lambda item: item[0].index)
                     actions = collector.generate(batch)
                     for (episode, observation), action in zip(batch, actions):
                         inflight[pool.step(slot_of[episode.index], action)] = (

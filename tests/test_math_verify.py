@@ -142,3 +142,17 @@ def test_gsm8k_reference_solutions_all_verify():
         if not verdict.correct:
             failures.append((gold, verdict.extracted, verdict.status.value))
     assert failures == []
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rlvr_envs.verifiers.math; "
+        "heavy = [m for m in ('sympy', 'torch', 'math_verify', 'latex2sympy2_extended') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

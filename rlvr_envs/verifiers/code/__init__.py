@@ -361,7 +361,7 @@ def _verify(
             + (f" (line {line})" if line else ""),
             extracted=code,
         )
-    box = _resolve(sandbox)
+    box = _TimedSandbox(_resolve(sandbox))
     run_limits = _limits(limits, timeout_s)
 
     if _is_io_cases(tests):
@@ -376,7 +376,31 @@ def _verify(
         verdict = _verify_assert_tests(
             code, tests, entry_point, setup, box, run_limits, reward, max_rounds
         )
-    return verdict.replace(extracted=code)
+    return verdict.replace(
+        extracted=code, details={**verdict.details, "sandbox_s": round(box.seconds, 6)}
+    )
+
+
+class _TimedSandbox:
+    """Counts the time spent waiting on the sandbox, to tell it from the verifier's own work."""
+
+    def __init__(self, box: Any) -> None:
+        self.box = box
+        self.seconds = 0.0
+
+    def run_python(self, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self.box.run_python(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def run_python_many(self, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self.box.run_python_many(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
 
 
 def _is_io_cases(tests: Any) -> bool:

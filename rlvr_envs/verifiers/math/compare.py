@@ -7,10 +7,10 @@ assignment ``x = 5`` or text. Then forms are compared by rules that keep what ca
 
 - numbers compare exactly (integers and fractions by rational arithmetic, decimals as the exact
   rationals they write), never with a relative tolerance;
-- an irrational gold is matched only by an exact expression: a response with decimal literals
-  (3.14 for \\pi, 1.414 for \\sqrt{2}) is an approximation and is rejected;
+- an irrational gold is never matched by a rational written with decimals (3.14 for \\pi,
+  1.414 for \\sqrt{2}): that is an approximation (``0.5\\sqrt{2}`` is not, and may match);
 - expressions with variables are equal when they agree at several fixed random points, exactly
-  (rational arithmetic) where possible, else in floating point at a 1e-9 relative tolerance, using
+  (rational arithmetic) where possible, else in floating point at a 1e-10 relative tolerance, using
   only points where both are real (so ``|x|`` and ``x`` differ, ``\\ln(x^2)`` and ``2\\ln x`` agree);
 - percentages are converted only when a percent sign is present; degrees are a unit;
 - tuples are ordered, sets and lists are not; interval endpoints must match with their openness;
@@ -27,13 +27,13 @@ from fractions import Fraction
 from typing import Any
 
 from .evaluate import Evaluator
-from .limits import Deadline, Limits, NotExact, TooLarge, Undefined
+from .limits import DEFAULT_LIMITS, Deadline, Limits, NotExact, TooLarge, Undefined
 from .normalize import normalize_text
 from .parse import Node
 
 Form = tuple[Any, ...]
 
-REL_TOL = 1e-9
+REL_TOL = 1e-10
 ABS_TOL = 1e-12
 MIN_POINTS = 3
 _MAX_PM_VARIANTS = 16
@@ -164,14 +164,73 @@ def _interval(lo: Node, hi: Node, lo_closed: bool, hi_closed: bool) -> Form:
     return ("intervals", ((lo, hi, lo_closed, hi_closed),))
 
 
-def _relation_intervals(node: Node) -> Form | None:
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
+
+
+def _linear(node: Node, evaluator: Evaluator) -> tuple[str, Fraction, Fraction] | None:
+    """``(variable, slope, intercept)`` when ``node`` is a linear function of one variable."""
+    names = free_symbols(node)
+    if len(names) != 1:
+        return None
+    (name,) = names
+    try:
+        samples = [
+            (x, evaluator.exact(node, {name: x}))
+            for x in (Fraction(0), Fraction(1), Fraction(-5, 3), Fraction(11, 7))
+        ]
+    except (NotExact, Undefined, TooLarge):
+        return None
+    if not all(isinstance(value, Fraction) for _, value in samples):
+        return None
+    intercept = samples[0][1]
+    slope = samples[1][1] - intercept
+    if slope == 0 or any(value != slope * x + intercept for x, value in samples):
+        return None
+    return name, slope, intercept
+
+
+def _solved_relation(node: Node, evaluator: Evaluator) -> Node | None:
+    """``-x > -1`` or ``0 < 2x + 2 <= 6``: rewritten with the variable alone, when linear."""
+    ops, parts = node[1], node[2]
+    if len(parts) == 2:
+        difference = ("add", (parts[0], ("neg", parts[1])))
+        linear = _linear(difference, evaluator)
+        if linear is None:
+            return None
+        name, slope, intercept = linear
+        op = ops[0] if slope > 0 else _FLIP[ops[0]]
+        return ("rel", (op,), (("sym", name), ("num", -intercept / slope, False)))
+    middle = parts[1] if len(parts) == 3 else None
+    if middle is None or free_symbols(parts[0]) or free_symbols(parts[2]):
+        return None
+    linear = _linear(middle, evaluator)
+    if linear is None:
+        return None
+    name, slope, intercept = linear
+    ends = [("add", (part, ("num", -intercept, False))) for part in (parts[0], parts[2])]
+    ends = [("div", end, ("num", slope, False)) for end in ends]
+    if slope > 0:
+        return ("rel", ops, (ends[0], ("sym", name), ends[1]))
+    return ("rel", (_FLIP[ops[0]], _FLIP[ops[1]]), (ends[0], ("sym", name), ends[1]))
+
+
+def _relation_intervals(node: Node, evaluator: Evaluator | None = None) -> Form | None:
     """``x > 2``, ``-2 <= x <= 7``, ``x != 3``: the set of x as a union of intervals."""
+    simple = _simple_relation_intervals(node)
+    if simple is not None:
+        return simple
+    evaluator = evaluator or Evaluator(DEFAULT_LIMITS, Deadline(DEFAULT_LIMITS.timeout_s))
+    solved = _solved_relation(node, evaluator)
+    return _simple_relation_intervals(solved) if solved is not None else None
+
+
+def _simple_relation_intervals(node: Node) -> Form | None:
     ops, parts = node[1], node[2]
     if len(parts) == 2:
         (op,), (a, b) = ops, parts
         if _is_label(b) and not _is_label(a):
             a, b = b, a
-            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}.get(op, op)
+            op = _FLIP.get(op, op)
         if a[0] != "sym" or free_symbols(b):
             return None
         if op == "<":
@@ -213,64 +272,74 @@ def _as_intervals(form: Form) -> Form | None:
     return None
 
 
-def answer_form(node: Node) -> Form:
-    """Read a parsed answer as one of the answer forms (see the module docstring)."""
+def _flat_items(nodes: tuple[Node, ...], evaluator: Evaluator | None) -> list[Form]:
+    """Forms of list items, with ``a \\pm b`` and "a or b" items spread into the list."""
+    items: list[Form] = []
+    for item in nodes:
+        form = answer_form(item, evaluator)
+        if form[0] == "multi" and not form[2]:
+            items.extend(form[1])
+        else:
+            items.append(form)
+    if len(items) > _MAX_ITEMS:
+        raise TooLarge("too many list items")
+    return items
+
+
+def answer_form(node: Node, evaluator: Evaluator | None = None) -> Form:
+    """Read a parsed answer as one of the answer forms (see the module docstring).
+
+    Linear inequalities in one variable are solved (``-x > -1`` is ``x < 1``) with
+    ``evaluator`` (which carries the call's limits and deadline), or a default one.
+    """
     kind = node[0]
     if kind == "group":
-        return answer_form(node[1])
+        return answer_form(node[1], evaluator)
     if kind == "list":
-        items: list[Form] = []
-        for item in node[1]:
-            form = answer_form(item)
-            if form[0] == "multi" and not form[2]:
-                items.extend(form[1])
-            else:
-                items.append(form)
-        if len(items) > _MAX_ITEMS:
-            raise TooLarge("too many list items")
+        items = _flat_items(node[1], evaluator)
         if len(items) > 1 and all(item[0] == "intervals" for item in items):
             return ("intervals", tuple(iv for item in items for iv in item[1]))
         return items[0] if len(items) == 1 else ("multi", tuple(items), False)
     if kind == "set":
-        return ("multi", tuple(answer_form(item) for item in node[1]), True)
+        return ("multi", tuple(_flat_items(node[1], evaluator)), True)
     if kind == "bracket":
         opener, closer, items = node[1], node[2], node[3]
         if len(items) == 2 and (opener, closer) != ("(", ")"):
             return _interval(items[0], items[1], opener == "[", closer == "]")
-        return ("tuple", tuple(answer_form(item) for item in items), opener, closer)
+        return ("tuple", tuple(answer_form(item, evaluator) for item in items), opener, closer)
     if kind == "union":
         intervals = []
         for part in node[1]:
-            converted = _as_intervals(answer_form(part))
+            converted = _as_intervals(answer_form(part, evaluator))
             if converted is None:
                 return ("unknown", node)
             intervals.extend(converted[1])
         return ("intervals", tuple(intervals))
     if kind == "in":
-        if _is_label(node[1]):
-            inner = answer_form(node[2])
-            return _as_intervals(inner) or inner
-        return ("unknown", node)
+        return answer_form(node[2], evaluator) if _is_label(node[1]) else ("unknown", node)
     if kind == "rel":
-        return _relation_intervals(node) or ("unknown", node)
+        return _relation_intervals(node, evaluator) or ("unknown", node)
     if kind == "reals":
         return _interval(_NEG_INF, _INF, False, False)
     if kind == "eq":
         parts = node[1]
         if _is_label(parts[0]):
-            return ("assign", parts[0], answer_form(parts[-1]))
+            return ("assign", parts[0], answer_form(parts[-1], evaluator))
         if len(parts) == 2 and _is_label(parts[1]):
-            return ("assign", parts[1], answer_form(parts[0]))
+            return ("assign", parts[1], answer_form(parts[0], evaluator))
         if not any(free_symbols(part) for part in parts):
             return ("numeq", parts)
         return ("equation", parts[0], parts[-1])
     if kind == "matrix":
-        return ("matrix", tuple(tuple(answer_form(cell) for cell in row) for row in node[1]))
+        return (
+            "matrix",
+            tuple(tuple(answer_form(cell, evaluator) for cell in row) for row in node[1]),
+        )
     if kind == "text":
         return ("text", normalize_text(node[1]))
     if kind == "pm" or any(n[0] == "pm" for n in _walk(node)):
         variants = _expand_pm(node, [_MAX_PM_VARIANTS])
-        return ("multi", tuple(answer_form(v) for v in variants), False)
+        return ("multi", tuple(answer_form(v, evaluator) for v in variants), False)
     if kind == "percent":
         return ("scalar", node[1], True)
     if kind == "degree":
@@ -320,19 +389,23 @@ class Comparer:
             return self.equal(("scalar", gold[1][-1], False), response)
         if g == "multi":
             golds = self.distinct(gold[1])
+            if r == "tuple" and gold[2]:
+                self.reason = "a tuple where a set was expected"
+                return False
             if r in ("multi", "tuple"):
                 return self.same_collection(golds, self.distinct(response[1]))
             return len(golds) == 1 and self.equal(golds[0], response)
         if r == "multi":
+            if g == "tuple" and not response[2]:  # "1, 2" for (1, 2): order counts, repeats too
+                return self.same_sequence(gold[1], response[1])
             answers = self.distinct(response[1])
             if len(answers) == 1:
                 return self.equal(gold, answers[0])
-            if g == "tuple" and not response[2]:
-                return self.same_sequence(gold[1], response[1])
             if g == "intervals" and response[2]:
                 converted = _as_intervals(response)
                 return converted is not None and self.equal(gold, converted)
-            self.reason = "several different answers"
+            if g == "scalar" or g == "assign":
+                self.reason = "several different answers"
             return False
         if g == "tuple":
             if r == "tuple":
@@ -471,14 +544,14 @@ class Comparer:
         """Equal at one point: True, False, or None when undefined or not real there."""
         env, float_env = envs if envs is not None else (None, None)
         try:
-            exact_gold = self.evaluator.exact(gold, env)
-            exact_answer = self.evaluator.exact(answer, env)
-            return exact_gold == exact_answer
-        except NotExact:
-            pass
+            exact_gold = self.exact_or_none(gold, env)
+            exact_answer = self.exact_or_none(answer, env)
         except Undefined:
             return None
-        if approximate:
+        if exact_gold is not None and exact_answer is not None:
+            return exact_gold == exact_answer
+        if approximate and exact_gold is None and exact_answer is not None:
+            # A rational written with decimals against an irrational gold: 3.14 for \pi.
             self.reason = "a decimal approximation of an exact answer"
             return False
         try:
@@ -490,6 +563,12 @@ class Comparer:
         if real_only and (abs(a.imag) > 1e-12 * scale or abs(b.imag) > 1e-12 * scale):
             return None
         return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
+
+    def exact_or_none(self, node: Node, env: dict[str, Fraction] | None) -> Any:
+        try:
+            return self.evaluator.exact(node, env)
+        except NotExact:
+            return None
 
     def equations_equal(self, gold: tuple[Node, Node], answer: tuple[Node, Node]) -> bool:
         """Equations are equal when one side-difference is a non-zero multiple of the other."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...verdict import Status, Verdict
 from .compare import Comparer, Form, answer_form, canonical
+from .evaluate import Evaluator
 from .extract import DEFAULT_PRIORITY, EXTRACTORS, Extraction, extract_answer
 from .limits import DEFAULT_LIMITS, Deadline, Limits, TooLarge, VerifyTimeout
 from .normalize import choice_letter, is_textual, normalize_answer, normalize_text
@@ -72,7 +73,9 @@ def _valid_unicode(text: str) -> bool:
 
 
 # Parsed answers are immutable, so they are cached across calls (and shared between threads).
-_CACHE_SIZE = 8192
+# Only short answers are kept, so a stream of hostile long answers cannot fill memory.
+_CACHE_SIZE = 4096
+_CACHE_MAX_CHARS = 120
 _cache: dict[tuple[str, Limits], Form | Exception] = {}
 
 
@@ -82,12 +85,14 @@ def parse_form(text: str, limits: Limits, deadline: Deadline) -> Form:
     cached = _cache.get(key)
     if cached is None:
         try:
-            cached = answer_form(parse_answer(text, limits, deadline))
+            node = parse_answer(text, limits, deadline)
+            cached = answer_form(node, Evaluator(limits, deadline))
         except (ParseError, TooLarge) as error:
             cached = error
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[key] = cached
+        if len(text) <= _CACHE_MAX_CHARS:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[key] = cached
     if isinstance(cached, Exception):
         raise cached
     return cached
@@ -146,7 +151,14 @@ def judge(extracted: str, gold: str, limits: Limits, deadline: Deadline) -> tupl
 
 
 def verify(response: str, answer: Any, **options: Any) -> Verdict:
-    """Grade a model response against a gold math answer (see the package docstring)."""
+    """Grade a model response against a gold math answer.
+
+    Options: ``extraction`` (rule names in priority order, default :data:`DEFAULT_PRIORITY`),
+    ``last_number`` (fall back to the last number in the text), ``thinking`` (look only after
+    the last ``</think>``, default True), ``limits`` (a :class:`Limits`) or any of its fields
+    (``timeout_s``, ``max_response_chars``, ``max_answer_chars``, ...). A non-str response
+    raises TypeError; everything else is reported in the verdict's status.
+    """
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
     limits, priority, thinking = resolve_options(options)

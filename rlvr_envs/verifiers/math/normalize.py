@@ -127,7 +127,7 @@ _DELIMITERS = re.compile(r"\$+|\\[()\[\]]")
 _SIZING = re.compile(
     r"\\(?:left|right|middle)\s*[.]|\\(?:left|right|middle|[bB]igg?[lrm]?)(?![a-zA-Z])"
     r"|\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits|!|,|;|:|>|\s)"
-    r"|\\q?quad(?![a-zA-Z])|\\(?:hspace|vspace)\*?\s*\{[^{}]*\}|~"
+    r"|\\(?:hspace|vspace)\*?\s*\{[^{}]*\}|~"
 )
 _FRAC_ALIASES = re.compile(r"\\[dtc]frac(?![a-zA-Z])")
 _BINOM_ALIASES = re.compile(r"\\[dt]binom(?![a-zA-Z])")
@@ -137,20 +137,28 @@ _FRAC_DIGIT_SECOND = re.compile(r"(\\frac\{[^{}]*\})\s*(\d)")
 _SQRT_DIGIT = re.compile(r"\\sqrt\s*(\d)")
 # Thousands separators: explicit TeX ones always, a bare comma only in a lone number.
 _TEX_THOUSANDS = re.compile(
-    r"(?<![\d.])\d{1,3}(?:(?:,\\!\s*|\{,\}|\\[,;! ]|,\s*\\!|\u2009)\d{3})+(?![\d])"
+    r"(?<![\d.])\d{1,3}(?: ?(?:,\\!\s*|\{\s*,\s*\}|\\[,;! ]|,\s*\\!|\u2009)\d{3})+(?![\d])"
 )
 _COMMA_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+_SPACED_NUMBER = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # "1 000 000", alone
 _DEGREES = re.compile(
-    r"\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*o\s*\})"
+    r"\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*o\s*\}|\^o(?![a-zA-Z]))"
     r"|\s*\\(?:text|mbox|textrm|mathrm)\s*\{\s*degrees?\s*\}|\s+degrees?\b",
     re.IGNORECASE,
 )
-_PERCENT = re.compile(r"\s*\\%|\s*\\(?:text|mbox)\s*\{\s*percent\s*\}|\s+percent\b", re.IGNORECASE)
+_PERCENT = re.compile(
+    r"\s*\\%|\s*\\(?:text|mbox)\s*\{\s*(?:percent|percentage|pct)\s*\}|\s+(?:percent|percentage|pct)\b",
+    re.IGNORECASE,
+)
 _DOLLAR = re.compile(r"\\\$|\\(?:text|mbox)\s*\{\s*dollars?\s*\}")
+_ALL_REALS = re.compile(
+    r"(?:\\text\s*\{\s*)?\ball real numbers\b(?:\s*\})?|(?:\\text\s*\{\s*)?\ball reals\b(?:\s*\})?",
+    re.IGNORECASE,
+)
 _CONNECTOR_TEXT = re.compile(r"\\(?:text|mbox|textrm|mathrm)\s*\{\s*(or|and)\s*\}", re.IGNORECASE)
 _ARROWS = re.compile(r"\\(?:Rightarrow|implies|therefore|Longrightarrow)(?![a-zA-Z])")
 _UNIT_TEX = re.compile(
-    r"(?<=[\w}).!])\s*\\(?:text|mbox|textrm|mathrm|textnormal)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}"
+    r"(?<=[\w}).!])\s*\\(?:text|mbox|textrm|mathrm|textnormal|textbf|textit)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}"
     r"(?:\s*\^\s*\{?\s*[23]\s*\}?)?\s*$"
 )
 # One character class after the first two letters: no nested quantifier, no backtracking blow-up.
@@ -191,6 +199,7 @@ def normalize_answer(text: str) -> str:
     text = _TEX_THOUSANDS.sub(_join_digits, text)
     text = _SIZING.sub(" ", text)
     text = _CONNECTOR_TEXT.sub(r" \1 ", text)
+    text = _ALL_REALS.sub(r"\\mathbb{R}", text)
     text = _DEGREES.sub(r"^\\circ ", text)
     text = _PERCENT.sub("%", text)
     text = _FRAC_DIGIT_FIRST.sub(r"\\frac{\1}", text)
@@ -203,7 +212,10 @@ def normalize_answer(text: str) -> str:
         text = _drop_unit_words(text).strip()
     if not any(c in text for c in "([{;") and ", " not in text:
         text = _COMMA_THOUSANDS.sub(_join_digits, text)
-    return " ".join(text.split()).replace(_ROW, " \\\\ ")
+    text = " ".join(text.split())
+    if _SPACED_NUMBER.fullmatch(text):
+        text = text.replace(" ", "")
+    return text.replace(_ROW, " \\\\ ")
 
 
 _TEXT_ONLY = re.compile(r"[A-Za-z][A-Za-z'\- ]*[A-Za-z]\.?|[A-Za-z]")
@@ -231,9 +243,12 @@ def normalize_text(text: str) -> str:
 
 
 _CHOICE = re.compile(r"\(?([A-Za-z])\)?")
+# A choice letter, then nothing, punctuation, or words/numbers (not arithmetic: "c + 1").
 _CHOICE_PREFIX = re.compile(
-    r"(?:(?:option|choice|answer)\s*(?:is\s*)?:?\s*)?\(?([A-Za-z])\)?(?=\s|$|[.:,])", re.IGNORECASE
+    r"(?:(?:option|choice|answer)\s*(?:is\s*)?:?\s*)?\(?([A-Za-z])\)?(?=$|[.:,)]|\s+[\w(\\]|\s*$)",
+    re.IGNORECASE,
 )
+_STANDALONE_LETTER = re.compile(r"(?<![A-Za-z\\])([A-J])(?![A-Za-z])")
 
 
 def choice_letter(text: str, *, gold: bool = False) -> str | None:
@@ -249,4 +264,7 @@ def choice_letter(text: str, *, gold: bool = False) -> str | None:
     match = _CHOICE_PREFIX.match(plain)
     if match is None:
         return None
-    return match.group(1).upper()
+    letter = match.group(1).upper()
+    # "A, B, C, D" names every option: a hedge, not a choice.
+    others = {m.upper() for m in _STANDALONE_LETTER.findall(plain)} - {letter}
+    return None if others else letter

@@ -58,7 +58,8 @@ RELATIONS = {
     "gt": ">",
     "ne": "!=",
     "neq": "!=",
-    "approx": "=",
+    "approx": "~",
+    "simeq": "~",
     "equiv": "=",
     "in": "in",
 }
@@ -199,11 +200,17 @@ def tokenize(text: str, limits: Limits, deadline: Deadline) -> list[tuple[str, A
                 tokens.append((name, env))
             elif name in ("lvert", "rvert", "vert", "mid", "lVert", "rVert", "Vert"):
                 tokens.append(("op", "|"))
+            elif name == "langle":
+                tokens.append(("op", "("))
+            elif name == "rangle":
+                tokens.append(("op", ")"))
             elif name in ("lbrace", "{"):
                 tokens.append(("op", "\\{"))
             elif name == "rbrace":
                 tokens.append(("op", "\\}"))
-            elif name in ("cdots", "ldots", "dots", "quad", "qquad", "displaystyle"):
+            elif name in ("quad", "qquad"):
+                tokens.append(("sep", "quad"))  # "x = 1 \quad x = 2" lists two answers
+            elif name in ("cdots", "ldots", "dots", "displaystyle"):
                 continue
             elif name in _DROPPED_COMMANDS:
                 continue
@@ -286,10 +293,16 @@ class Parser:
             raise ParseError(f"unexpected {self.peek()[1]!r}")
         return result
 
+    def at_separator(self) -> bool:
+        return self.at("op", ",") or self.at("op", ";") or self.at("sep")
+
     def parse_top(self) -> Node:
-        items = [self.parse_relation()]
-        while self.at("op", ",") or self.at("op", ";") or self.at("sep"):
+        while self.at("sep"):  # a leading \quad
             self.advance()
+        items = [self.parse_relation()]
+        while self.at_separator():
+            while self.at_separator():  # ", or", "\quad \text{or} \quad"
+                self.advance()
             if self.at("eof"):
                 break
             items.append(self.parse_relation())
@@ -324,6 +337,15 @@ class Parser:
             parts.append(self.parse_set_expression())
         if not ops:
             return parts[0]
+        if "~" in ops:
+            # "\sqrt{2} \approx 1.414": the exact part is the answer, the approximation is a
+            # comment; "x \approx 1.414" has nothing exact, so it is read as "x = 1.414".
+            cut = ops.index("~")
+            if cut > 0 or not _is_name(parts[0]):
+                parts, ops = parts[: cut + 1], ops[:cut]
+                if not ops:
+                    return parts[0]
+            ops = ["=" if op == "~" else op for op in ops]
         if ops == ["in"]:
             return self.node("in", parts[0], parts[1])
         if all(op == "=" for op in ops):
@@ -486,6 +508,13 @@ class Parser:
                 raise ParseError(f"bad numeral base {base!r}")
             return self.node("base", text, int(base))
         value = Fraction(text)
+        if not decimal and self.plain_mixed_number_follows():
+            # "1 1/2": a whole number, a space, then a fraction of integers.
+            numerator, denominator = int(self.advance()[1]), int(self.tokens[self.position + 1][1])
+            self.position += 2
+            if denominator == 0 or numerator >= denominator:
+                raise ParseError("not a mixed number")
+            return self.node("num", value + Fraction(numerator, denominator), False)
         if not decimal and value.denominator == 1 and self.mixed_fraction_follows():
             numerator, denominator = (
                 self.tokens[self.position + 2][1],
@@ -508,6 +537,16 @@ class Parser:
         value = Fraction(int(whole or "0") * scale + int(fixed_digits or "0"), scale)
         value += Fraction(int(repeat), (10 ** len(repeat) - 1) * scale)
         return self.node("num", value, False)
+
+    def plain_mixed_number_follows(self) -> bool:
+        first, slash, second = self.peek(), self.peek(1), self.peek(2)
+        return (
+            first[0] == "num"
+            and first[1].isdigit()
+            and slash == ("op", "/")
+            and second[0] == "num"
+            and second[1].isdigit()
+        )
 
     def mixed_fraction_follows(self) -> bool:
         """``3\\frac{1}{2}``: an integer, then \\frac with integer numerator and denominator."""
@@ -576,6 +615,12 @@ class Parser:
                 return items[0]
             return self.node("list", tuple(items))
         if opener == "\\{":
+            if self.peek()[0] == "id" and self.peek(1) in (("op", "|"), ("op", ":")):
+                # Set-builder notation {x | x > 2}: the answer is the condition.
+                self.position += 2
+                condition = self.parse_relation()
+                self.expect("op", "\\}")
+                return condition
             items = self.parse_sequence(("\\}",))
             self.expect("op", "\\}")
             return self.node("set", tuple(items))
@@ -705,6 +750,10 @@ class Parser:
         if argument[0] == "group":
             return self.node("group", self.radians(argument[1]))
         return argument
+
+
+def _is_name(node: Node) -> bool:
+    return node[0] == "sym" or (node[0] == "mul" and all(f[0] == "sym" for f in node[1]))
 
 
 def max_bracket_depth(text: str) -> int:
