@@ -1,4 +1,5 @@
-# Two entry points (see README): `make run` runs the main job, `make test` runs the whole test suite.
+# Two entry points (see README): `make run` runs the main job (GRPO training, offline default on
+# CPU), `make test` runs the whole test suite.
 # Both create .venv and install what they need on first use.
 
 PYTHON ?= python3
@@ -32,7 +33,7 @@ lint: setup
 	$(BIN)/ruff check .
 
 run: setup
-	$(BIN)/rlvr-envs $(DATA_ARGS) check
+	$(BIN)/rlvr-envs $(DATA_ARGS) train --output-dir runs/train
 
 test: setup lint system-deps
 	$(BIN)/python -m pytest -m "" -q

@@ -70,9 +70,8 @@ def build_model(directory: Path, shape: dict[str, Any], vocab_size: int | None) 
         tokenizer.add_tokens([f"<t{i}>" for i in range(vocab_size - len(tokenizer))])
     corpus_dir = directory / "model"
     tokenizer.save_pretrained(corpus_dir)
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
     import torch
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
     config = Qwen2Config(
@@ -100,9 +99,9 @@ def build_model(directory: Path, shape: dict[str, Any], vocab_size: int | None) 
 
 def fixed_length_rows(tokenizer: Any, count: int, prompt_tokens: int) -> list[dict[str, str]]:
     """Arithmetic questions padded with one-token words to exactly ``prompt_tokens`` tokens."""
-    from rlvr_envs.envs.math import arithmetic_task
-
     import numpy as np
+
+    from rlvr_envs.envs.math import arithmetic_task
 
     filler = " the"
     if len(tokenizer(filler, add_special_tokens=False)["input_ids"]) != 1:
@@ -455,15 +454,13 @@ def main() -> None:
         config = AutoConfig.from_pretrained(path)
         rows = fixed_length_rows(tokenizer, 256, args.prompt_tokens)
         register_env(rows)
-        params = (
-            config.vocab_size * config.hidden_size
-            + config.num_hidden_layers
-            * (
-                config.hidden_size * config.hidden_size * 2
-                + 2 * config.hidden_size * (config.hidden_size // config.num_attention_heads)
-                * config.num_key_value_heads
-                + 3 * config.hidden_size * config.intermediate_size
-            )
+        params = config.vocab_size * config.hidden_size + config.num_hidden_layers * (
+            config.hidden_size * config.hidden_size * 2
+            + 2
+            * config.hidden_size
+            * (config.hidden_size // config.num_attention_heads)
+            * config.num_key_value_heads
+            + 3 * config.hidden_size * config.intermediate_size
         )
         device_name = torch.cuda.get_device_name() if cuda else "CPU"
         print(
@@ -490,7 +487,11 @@ def main() -> None:
             try:
                 result = runner(args, path, prompts, work)
             except Exception as error:  # report and go on: the other runs still mean something
-                result = {"trainer": name, "prompts": prompts, "error": f"{type(error).__name__}: {error}"}
+                result = {
+                    "trainer": name,
+                    "prompts": prompts,
+                    "error": f"{type(error).__name__}: {error}",
+                }
             result["wall_s"] = time.perf_counter() - t0
             results.append(result)
             print(f"{name} at {prompts} prompts done in {result['wall_s']:.0f} s", flush=True)
@@ -498,7 +499,9 @@ def main() -> None:
     print()
     print(table(results))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
-    out = args.json or (os.path.join(os.environ["OUT"], "gpu_grpo.json") if os.environ.get("OUT") else None)
+    out = args.json or (
+        os.path.join(os.environ["OUT"], "gpu_grpo.json") if os.environ.get("OUT") else None
+    )
     if out:
         Path(out).write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
 

@@ -218,16 +218,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         else:
             base = GRPOConfig()
         config = config_from_dict(values, base)
-        summary = train(config)
+        train(config)
     except (ConfigError, TrainingError) as error:
         print(f"rlvr-envs train: {error}", file=sys.stderr)
         return 2
-    before, after = summary["accuracy_before"], summary["accuracy_after"]
-    if before is not None and after is not None:
-        print(
-            f"accuracy before RL: {before:.1%}   after RL: {after:.1%}   "
-            f"({summary['eval_tasks']} held-out tasks, {summary['total_s']:.0f} s)"
-        )
+    # train() has printed the held-out accuracy before and after RL.
     print(f"summary: {os.path.join(config.output_dir, 'summary.json')}")
     return 0
 

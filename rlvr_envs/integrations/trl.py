@@ -128,7 +128,9 @@ class RewardFunction:
         for i in range(count):
             metadata = {k: v[i] for k, v in extra.items()}
             prompt = _prompt_text(prompts[i] if prompts is not None else None)
-            tasks.append(Task(id=f"trl-{i}", prompt=prompt, answer=columns["answer"][i], metadata=metadata))
+            tasks.append(
+                Task(id=f"trl-{i}", prompt=prompt, answer=columns["answer"][i], metadata=metadata)
+            )
         return tasks
 
     def __call__(

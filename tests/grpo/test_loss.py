@@ -60,12 +60,18 @@ MASK = torch.tensor([[0.0, 1, 1, 1], [0.0, 1, 0, 0]])
 
 
 def test_token_weights_token_sequence_constant():
-    close(token_weights(MASK, "token", max_new_tokens=4, num_sequences=2).flatten(),
-          [0, .25, .25, .25, 0, .25, 0, 0])
-    close(token_weights(MASK, "sequence", max_new_tokens=4, num_sequences=2).flatten(),
-          [0, 1 / 6, 1 / 6, 1 / 6, 0, .5, 0, 0])
-    close(token_weights(MASK, "constant", max_new_tokens=4, num_sequences=2).flatten(),
-          [0, .125, .125, .125, 0, .125, 0, 0])
+    close(
+        token_weights(MASK, "token", max_new_tokens=4, num_sequences=2).flatten(),
+        [0, 0.25, 0.25, 0.25, 0, 0.25, 0, 0],
+    )
+    close(
+        token_weights(MASK, "sequence", max_new_tokens=4, num_sequences=2).flatten(),
+        [0, 1 / 6, 1 / 6, 1 / 6, 0, 0.5, 0, 0],
+    )
+    close(
+        token_weights(MASK, "constant", max_new_tokens=4, num_sequences=2).flatten(),
+        [0, 0.125, 0.125, 0.125, 0, 0.125, 0, 0],
+    )
 
 
 def _batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -151,7 +157,9 @@ def test_kl_needs_reference_logprobs():
 def test_on_policy_loss_is_the_policy_gradient():
     """With old = current (one update per batch), ratio = 1 and d loss/d logp = -A * weight."""
     logp = torch.tensor([[0.0, -0.3, -2.0, -0.1]], requires_grad=True)
-    weights = token_weights(torch.tensor([[0.0, 1, 1, 1]]), "sequence", max_new_tokens=8, num_sequences=1)
+    weights = token_weights(
+        torch.tensor([[0.0, 1, 1, 1]]), "sequence", max_new_tokens=8, num_sequences=1
+    )
     loss, _ = policy_loss(
         logp, logp.detach(), torch.tensor([0.75]), weights, clip_low=0.2, clip_high=0.28
     )
