@@ -68,6 +68,7 @@ class GRPOConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     generation_batch_size: int | None = None  # sequences per decoding batch; None: all at once
+    cuda_graphs: bool = True  # on CUDA, decode with a static cache and a CUDA-graph step
     dynamic_sampling: bool = True  # drop groups whose rewards are all equal, sample more (DAPO)
     max_sampling_rounds: int = 3  # rollout rounds per step that refill dropped groups
     mask_truncated: bool = False  # no loss on completions cut at max_new_tokens (DAPO)
@@ -771,8 +772,6 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
     autocast = _autocast_factory(device, precision)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -807,11 +806,13 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
         env_kwargs["chat"] = config.chat
     elif config.model is not None and getattr(tokenizer, "chat_template", None):
         env_kwargs.setdefault("chat", True)  # an instruct model: prompts through its template
-    agent = HFAgent(
-        model,
-        tokenizer,
-        batch_size=config.generation_batch_size or max(config.batch_size, config.eval_tasks, 1),
-    )
+    generation_batch = config.generation_batch_size or max(config.batch_size, config.eval_tasks, 1)
+    if device.type == "cuda" and config.cuda_graphs:
+        from .grpo_decode import StaticCacheAgent  # one launch per decoded token, not hundreds
+
+        agent: HFAgent = StaticCacheAgent(model, tokenizer, batch_size=generation_batch)
+    else:
+        agent = HFAgent(model, tokenizer, batch_size=generation_batch)
     frozen_reference = None
     if config.beta > 0 and (config.reference == "copy" or not config.lora_r):
         frozen_reference = copy.deepcopy(model).eval().requires_grad_(False)
@@ -1098,6 +1099,8 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
         **timings,
         "device": str(device),
         "precision": precision,
+        "decode": getattr(agent, "decode_mode", "dynamic"),
+        "decode_fallback": getattr(agent, "fallback_reason", None),
         "num_threads": torch.get_num_threads(),
         "model_dir": str(final_dir) if config.save_model else None,
         "metrics": str(metrics_path),

@@ -144,10 +144,11 @@ def mask_eos(model: Any, eos_ids: list[int]) -> Any:
     """Make EOS impossible to sample (fixed completion lengths): a hook on the output layer."""
     import torch
 
-    index = torch.tensor(sorted(eos_ids))
+    index = torch.tensor(sorted(eos_ids), device=model.get_output_embeddings().weight.device)
 
     def hook(module: Any, inputs: Any, output: Any) -> Any:
-        return output.index_fill(-1, index.to(output.device), -1e4)
+        # The index already lives on the device: a CUDA graph cannot capture a host copy.
+        return output.index_fill(-1, index, -1e4)
 
     return model.get_output_embeddings().register_forward_hook(hook)
 
@@ -174,7 +175,9 @@ def _reset_memory(device: str) -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def run_ours(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> dict[str, Any]:
+def run_ours(
+    args: argparse.Namespace, path: Path, prompts: int, work: Path, graphs: bool = True
+) -> dict[str, Any]:
     """N steps of agents.grpo.train; per-step figures from its metrics.jsonl."""
     import agents.grpo as grpo
 
@@ -193,7 +196,8 @@ def run_ours(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> 
         model=str(path),
         env=ENV_ID,
         chat=False,
-        output_dir=str(work / f"ours-{prompts}"),
+        output_dir=str(work / f"ours-{prompts}-{graphs}"),
+        cuda_graphs=graphs,
         device=args.device,
         precision=args.precision,
         steps=args.steps,
@@ -214,7 +218,7 @@ def run_ours(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> 
     )
     _reset_memory(args.device)
     try:
-        grpo.train(config, log=lambda message: None)
+        summary = grpo.train(config, log=lambda message: None)
     finally:
         grpo.load_policy = original
         for hook in hooks:
@@ -233,7 +237,9 @@ def run_ours(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> 
     train = statistics.median(r["time_train_s"] for r in steps)
     lengths = {r["length_mean"] for r in steps}
     return {
-        "trainer": "ours",
+        "trainer": "ours" if graphs else "ours-loop",
+        "decode": summary["decode"],
+        "decode_fallback": summary["decode_fallback"],
         "prompts": prompts,
         "batch": batch,
         "s_per_step": step_s,
@@ -355,6 +361,7 @@ def run_trl(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> d
     tokens = batch * (args.prompt_tokens + args.completion_tokens)
     return {
         "trainer": "TRL",
+        "decode": "generate",
         "prompts": prompts,
         "batch": batch,
         "s_per_step": step_s,
@@ -371,7 +378,7 @@ def run_trl(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> d
 def table(results: list[dict[str, Any]]) -> str:
     """Rows per trainer and batch, then TRL / ours ratios."""
     header = (
-        f"{'prompts x G':>11}  {'trainer':<7} {'s/step':>7} {'gen tok/s':>10} {'train tok/s':>11}"
+        f"{'prompts x G':>11}  {'trainer':<9} {'decode':<11} {'s/step':>7} {'gen tok/s':>10} {'train tok/s':>11}"
         f" {'generate s':>10} {'verify s':>9} {'train s':>8} {'peak GiB':>8}"
     )
     lines = [header, "-" * len(header)]
@@ -379,22 +386,25 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         by_batch.setdefault(r["prompts"], {})[r["trainer"]] = r
         if "error" in r:
-            lines.append(f"{r['prompts']:>11}  {r['trainer']:<7} failed: {r['error']}")
+            lines.append(f"{r['prompts']:>11}  {r['trainer']:<9} failed: {r['error'][:300]}")
             continue
         peak = f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "-"
         lines.append(
-            f"{r['prompts']:>11}  {r['trainer']:<7} {r['s_per_step']:>7.2f} {r['gen_tok_s']:>10,.0f}"
+            f"{r['prompts']:>11}  {r['trainer']:<9} {r['decode']:<11} {r['s_per_step']:>7.2f} {r['gen_tok_s']:>10,.0f}"
             f" {r['train_tok_s']:>11,.0f} {r['generate_s']:>10.2f} {r['verify_s']:>9.3f}"
             f" {r['train_s']:>8.2f} {peak:>8}"
         )
-    for prompts, pair in by_batch.items():
-        ours, trl = pair.get("ours"), pair.get("TRL")
-        if ours and trl and "error" not in ours and "error" not in trl:
-            lines.append(
-                f"{prompts:>11}  ratio   TRL/ours s/step {trl['s_per_step'] / ours['s_per_step']:.2f}x"
-                f"   gen tok/s ours/TRL {ours['gen_tok_s'] / trl['gen_tok_s']:.2f}x"
-                f"   train tok/s ours/TRL {ours['train_tok_s'] / trl['train_tok_s']:.2f}x"
-            )
+    for prompts, runs in by_batch.items():
+        trl = runs.get("TRL")
+        for name in ("ours", "ours-loop"):
+            ours = runs.get(name)
+            if ours and trl and "error" not in ours and "error" not in trl:
+                lines.append(
+                    f"{prompts:>11}  ratio {name}: TRL/ours s/step "
+                    f"{trl['s_per_step'] / ours['s_per_step']:.2f}x, gen tok/s ours/TRL "
+                    f"{ours['gen_tok_s'] / trl['gen_tok_s']:.2f}x, train tok/s ours/TRL "
+                    f"{ours['train_tok_s'] / trl['train_tok_s']:.2f}x"
+                )
     return "\n".join(lines)
 
 
@@ -471,21 +481,27 @@ def main() -> None:
             f"{time.perf_counter() - started:.0f} s",
             flush=True,
         )
+        # Per batch size: our trainer with HFAgent's decoding loop, TRL, then ours with CUDA
+        # graphs (last: a failed graph capture must not spoil the other runs).
         runs = []
         for prompts in args.prompts:
-            if not args.skip_ours:
-                runs.append((run_ours, prompts))
+            if not args.skip_ours and cuda:
+                runs.append(("ours-loop", prompts))
             if not args.skip_trl:
-                runs.append((run_trl, prompts))
-        for runner, prompts in runs:
+                runs.append(("TRL", prompts))
+            if not args.skip_ours:
+                runs.append(("ours", prompts))
+        for name, prompts in runs:
             elapsed = time.perf_counter() - started
-            name = "ours" if runner is run_ours else "TRL"
             if elapsed > args.budget_s:
                 print(f"skipped {name} at {prompts} prompts: {elapsed:.0f} s > --budget-s")
                 continue
             t0 = time.perf_counter()
             try:
-                result = runner(args, path, prompts, work)
+                if name == "TRL":
+                    result = run_trl(args, path, prompts, work)
+                else:
+                    result = run_ours(args, path, prompts, work, graphs=name == "ours")
             except Exception as error:  # report and go on: the other runs still mean something
                 result = {
                     "trainer": name,

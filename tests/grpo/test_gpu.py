@@ -87,3 +87,35 @@ def test_bf16_training_logprobs_track_the_sampler(tiny_path):
     mask = batch["loss_mask"] > 0
     diff = (got - batch["old_logprobs"])[mask].abs()
     assert diff.mean() < 0.05, f"bf16 training log-probs drift from the sampler's: {diff.mean()}"
+
+
+def test_trainer_decodes_with_cuda_graphs(tmp_path, tiny_path):
+    summary = train(_gpu_config(tmp_path, tiny_path, steps=2))
+    assert summary["decode"] == "cuda-graphs", summary["decode_fallback"]
+
+
+def test_cuda_graph_decoding_matches_hfagent_and_follows_weight_updates(tiny_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.grpo_decode import StaticCacheAgent
+    from agents.hf import HFAgent
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32).cuda()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(8.0)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_path)
+    dynamic, graphed = HFAgent(model, tokenizer), StaticCacheAgent(model, tokenizer)
+    prompts = ["What is 2 + 3?", "x", "Please reason step by step. " * 6, "def add(a, b):"]
+    for _ in range(2):  # the second round runs after an in-place weight change
+        expected = dynamic.generate(prompts, max_new_tokens=24, temperature=0)
+        got = graphed.generate(prompts, max_new_tokens=24, temperature=0)
+        assert graphed.decode_mode == "cuda-graphs", graphed.fallback_reason
+        for e, g in zip(expected, got):
+            assert g.token_ids == e.token_ids
+            assert torch.allclose(torch.tensor(g.logprobs), torch.tensor(e.logprobs), atol=1e-3)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p) * 0.05)
+    sampled = graphed.generate(prompts, max_new_tokens=24, temperature=1.0, n=4, seed=0)
+    assert len(sampled) == 16 and all(g.num_tokens > 0 for g in sampled)
