@@ -212,7 +212,7 @@ class Worker:
         """Send the configuration and wait until the worker reports ready."""
         deadline = time.monotonic() + START_TIMEOUT_S
         try:
-            channel.write(_zygote.encode_frame(config))
+            channel.write(_zygote.encode_frame(config, codec="marshal"))
             header, _ = _zygote.decode_frame(lambda n: channel.read_exact(n, deadline))
         except (WorkerDied, TimeoutError, ValueError) as exc:
             note = channel.diagnostics()
@@ -228,13 +228,28 @@ class Worker:
         self, header: dict[str, Any], blobs: list[bytes], timeout: float, max_blob: int
     ) -> tuple[dict[str, Any], list[bytes]]:
         deadline = time.monotonic() + timeout
-        self.channel.write(_zygote.encode_frame(header, blobs))
+        self.channel.write(_zygote.encode_frame(header, blobs, codec="marshal"))
         try:
             reply = _zygote.decode_frame(lambda n: self.channel.read_exact(n, deadline), max_blob)
         except ValueError as exc:
             raise WorkerDied(f"garbled answer from worker: {exc}") from None
         self.jobs += 1
         return reply
+
+
+def _proc_table() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, pid in its own namespace) of every process."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            out.append((int(name), int(fields["PPid"]), int(fields["NSpid"].split()[-1])))
+        except (OSError, KeyError, ValueError):
+            continue
+    return out
 
 
 class _Slot:
@@ -517,6 +532,31 @@ class ZygoteSandbox(Sandbox):
                     }
                 )
         return out
+
+    def infrastructure_pids(self) -> set[int]:
+        """Host PIDs of the workers and of their pre-forked spare processes (leak checks).
+
+        Waits until every worker is idle. A spare is a worker's only child between jobs.
+        """
+        slots = [self._acquire() for _ in range(self.workers)]
+        try:
+            pids: set[int] = set()
+            for slot in slots:
+                if slot.worker is None:
+                    continue
+                pids.update(slot.worker.channel.infra_pids)
+                reply, _ = slot.worker.request({"op": "ping"}, [], 10.0, 0)
+                if reply.get("spare") is not None:
+                    zygote = slot.worker.channel.infra_pids[-1]
+                    pids.update(
+                        p
+                        for p, ppid, nspid in _proc_table()
+                        if ppid == zygote and nspid == reply["spare"]
+                    )
+            return pids
+        finally:
+            for slot in slots:
+                self._release(slot)
 
     def job_uids(self) -> set[int]:
         """The uids jobs of this sandbox run as (empty when they share the caller's uid)."""

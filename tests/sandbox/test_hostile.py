@@ -413,10 +413,11 @@ def test_segfault_from_unbounded_recursion(harmless: Sandbox) -> None:
 import sys
 sys.setrecursionlimit(10**8)
 nested = []
-for _ in range(10**6):
+for _ in range(200_000):
     nested = [nested]
 repr(nested)
 """,
+        limits=TEST_LIMITS.replace(wall_time_s=20),
     )
     assert res.status is ExecStatus.SIGNAL and res.signal == signal.SIGSEGV, res
 

@@ -91,8 +91,10 @@ def test_result_helpers() -> None:
     assert e.status is ExecStatus.SANDBOX_ERROR and not e.ok and str(e.status) == "sandbox_error"
 
 
-def test_frames_round_trip() -> None:
-    data = _zygote.encode_frame({"op": "run", "x": [1, "é"]}, [b"", b"\x00" * 5, b"abc"])
+@pytest.mark.parametrize("codec", ["json", "marshal"])
+def test_frames_round_trip(codec: str) -> None:
+    header = {"op": "run", "x": [1, "é", None, True, 2.5], "q": 'a"b\\c\n'}
+    data = _zygote.encode_frame(header, [b"", b"\x00" * 5, b"abc"], codec=codec)
     pos = 0
 
     def read(n: int) -> bytes:
@@ -101,17 +103,39 @@ def test_frames_round_trip() -> None:
         pos += n
         return chunk
 
-    header, blobs = _zygote.decode_frame(read)
-    assert header == {"op": "run", "x": [1, "é"]}
+    got, blobs = _zygote.decode_frame(read, codec=codec)
+    assert got == header
     assert blobs == [b"", b"\x00" * 5, b"abc"]
     huge = struct.pack(">I", _zygote.MAX_HEADER_BYTES + 1)
     with pytest.raises(ValueError):
-        _zygote.decode_frame(lambda n: huge[:n])
-    big_blob = _zygote.encode_frame({}, [b"x" * 100])
-    pos = 0
-    data = big_blob
+        _zygote.decode_frame(lambda n: huge[:n], codec=codec)
+    data, pos = _zygote.encode_frame({}, [b"x" * 100], codec=codec), 0
     with pytest.raises(ValueError):
-        _zygote.decode_frame(read, max_blob=10)
+        _zygote.decode_frame(read, max_blob=10, codec=codec)
+
+
+def test_reply_json_writer_matches_json() -> None:
+    import json
+
+    for value in [
+        None,
+        True,
+        0,
+        -3,
+        1e-05,
+        0.1,
+        "plain",
+        'quo"te',
+        "tab\t",
+        "é😀",
+        "\udcff",
+        [1, [2, {}]],
+        {"a": {"b": [None, False]}},
+    ]:
+        assert json.loads(_zygote.dump_json(value)) == value
+    assert _zygote.dump_json(float("nan")) == "null"
+    with pytest.raises(TypeError):
+        _zygote.dump_json(b"bytes")
 
 
 def test_seccomp_programs() -> None:
