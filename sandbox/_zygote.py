@@ -475,7 +475,7 @@ class Zygote:
                 except Exception as exc:
                     self._discard_spare()
                     self._kill_all()
-                    reply, out = {"error": f"worker failed: {exc!r}"}, []
+                    reply, out = {"error": f"worker failed: {exc!r}", "fatal": True}, []
             elif op == "ping":
                 spare = self.spare["pid"] if self.spare else None
                 reply, out = {"pong": True, "jobs": self.jobs, "spare": spare}, []
@@ -710,7 +710,7 @@ class Zygote:
         while self._read_into(rep_r, bufs, totals, report, cap):
             pass
         if status is None:
-            return {"error": "could not reap the job's main process"}, []
+            return {"error": "could not reap the job's main process", "fatal": True}, []
         cpu = rusage.ru_utime + rusage.ru_stime + extra_cpu if rusage is not None else extra_cpu
         if totals[out_r] > cap or totals[err_r] > cap:
             output_limited = True
@@ -736,6 +736,7 @@ class Zygote:
             reply["error"] = "job setup failed: " + (msg or f"no report (status {status!r})")
         if not killed_ok:
             reply["error"] = "could not kill every process of the job"
+            reply["fatal"] = True  # the host replaces this worker (and its namespaces)
         out = [b"".join(bufs[out_r])[:cap], b"".join(bufs[err_r])[:cap]]
         return reply, out
 

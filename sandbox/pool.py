@@ -25,7 +25,7 @@ from typing import Any
 from . import _zygote
 from .base import Job, Sandbox, SandboxError, check_relative_path
 from .limits import Limits
-from .result import ExecResult, ExecStatus, classify
+from .result import ExecResult, classify
 from .uids import UidLease, kill_uid
 
 log = logging.getLogger("sandbox")
@@ -101,13 +101,14 @@ class Channel:
     def forget(self) -> None:
         """After fork, in the child: drop our copies of the parent's descriptors."""
 
+    _pending = b""
+
     def read_exact(self, n: int, deadline: float) -> bytes:
-        parts = []
-        while n:
-            chunk = self.read(n, deadline)
-            parts.append(chunk)
-            n -= len(chunk)
-        return b"".join(parts)
+        """Exactly n bytes, reading ahead in large chunks (a reply is then one or two reads)."""
+        while len(self._pending) < n:
+            self._pending += self.read(max(n - len(self._pending), 1 << 16), deadline)
+        data, self._pending = self._pending[:n], self._pending[n:]
+        return data
 
 
 class ProcessChannel(Channel):
@@ -450,7 +451,7 @@ class ZygoteSandbox(Sandbox):
         timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
         try:
             reply, out = worker.request(header, blobs, timeout, 2 * limits.output_bytes + 1024)
-        except (WorkerDied, TimeoutError) as exc:
+        except (WorkerDied, TimeoutError, OSError) as exc:
             why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
             note = worker.channel.diagnostics()
             slot.worker = None
@@ -460,7 +461,7 @@ class ZygoteSandbox(Sandbox):
                 f"worker {why}" + (f": {note}" if note else ""), self.name, time.monotonic() - t0
             )
         status, detail = classify(reply, limits.cpu_s, limits.wall_time_s)
-        if status is ExecStatus.SANDBOX_ERROR and "worker failed" in detail:
+        if reply.get("fatal"):
             slot.worker = None
             self._stop_worker(worker)
         stdout, stderr = (out + [b"", b""])[:2]
