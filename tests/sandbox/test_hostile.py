@@ -470,3 +470,24 @@ posix.system("id -u; echo \\"[$RLVR_TEST_SECRET]\\"; (sleep 1000 &)")
     uid, secret_line = res.stdout_text.split()[:2]
     assert uid != "0"
     assert secret_line == "[]"
+
+
+def test_booby_trapped_leftovers(harmless: Sandbox, canary: Path) -> None:
+    """Unreadable dirs and symlinks to host files must not make the cleanup touch the host."""
+    secret = canary / "secret.txt"
+    mode_before = secret.stat().st_mode
+    res = run(harmless, f"""
+import os
+for where in (".", "/tmp"):
+    d = os.path.join(where, "locked")
+    os.makedirs(os.path.join(d, "inner"))
+    os.symlink({str(secret)!r}, os.path.join(d, "inner", "link"))
+    os.symlink({str(canary)!r}, os.path.join(where, "dirlink"))
+    os.chmod(os.path.join(d, "inner"), 0)
+    os.chmod(d, 0)
+print("set")
+""")
+    assert res.status is ExecStatus.OK, res
+    assert secret.stat().st_mode == mode_before
+    again = run(harmless, "import os\nprint(sorted(os.listdir('/tmp')), sorted(os.listdir('.')))")
+    assert "locked" not in again.stdout_text and "dirlink" not in again.stdout_text
