@@ -213,3 +213,40 @@ def test_doctor(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_rejects_unknown_commands() -> None:
     with pytest.raises(SystemExit):
         cli_main(["frobnicate"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_kill_uid_reaches_every_process_of_that_uid_only() -> None:
+    import subprocess
+    import time
+
+    from sandbox.uids import UidLease, kill_uid, processes_of_uids
+
+    lease = UidLease.acquire()
+    other = UidLease.acquire()
+    try:
+        assert lease.uid != other.uid
+        mine = [
+            subprocess.Popen(
+                ["sleep", "60"],
+                user=lease.uid,
+                group=lease.uid,
+                extra_groups=[],
+                start_new_session=True,
+            )
+            for _ in range(3)
+        ]
+        bystander = subprocess.Popen(
+            ["sleep", "60"], user=other.uid, group=other.uid, extra_groups=[]
+        )
+        kill_uid(lease.uid)
+        for p in mine:
+            assert p.wait(5) == -signal.SIGKILL
+        time.sleep(0.1)
+        assert bystander.poll() is None
+        assert processes_of_uids({lease.uid}) == []
+        bystander.kill()
+        bystander.wait()
+    finally:
+        lease.release()
+        other.release()
