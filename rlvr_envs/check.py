@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -45,7 +46,7 @@ class CheckResult:
 
     @property
     def verifications_per_s(self) -> float:
-        """Verifier calls per second of verifier time."""
+        """Verifier calls per second of wall time."""
         calls = self.tasks_checked + self.wrong_checked
         return calls / self.verify_seconds if self.verify_seconds else float("nan")
 
@@ -64,6 +65,7 @@ def check_environment(
     limit: int | None = None,
     seed: int = 0,
     max_failures: int = 5,
+    workers: int = 8,
     **env_kwargs: Any,
 ) -> CheckResult:
     """Verify every reference solution (up to ``limit`` tasks) and known-wrong answers."""
@@ -76,15 +78,24 @@ def check_environment(
     if not isinstance(env, TextEnv):
         result.skipped = f"not a TextEnv ({type(env).__name__})"
         return result
-    rng = np.random.default_rng(seed)
     tasks = [t for t in _tasks(env, limit, seed) if t.solution is not None]
     if not tasks:
         result.skipped = "no reference solutions"
         return result
-    for task in tasks:
-        start = time.perf_counter()
-        verdict = env.verify(task.solution, task)
-        result.verify_seconds += time.perf_counter() - start
+    rng = np.random.default_rng(seed)
+    wrongs = [env.perturb(task, rng) if env.perturb else [] for task in tasks]
+
+    def judge(index: int) -> tuple[Any, list[Any]]:
+        task = tasks[index]
+        return env.verify(task.solution, task), [env.verify(w, task) for w in wrongs[index]]
+
+    # Threads help where verification waits (a sandbox running code); verifiers that only
+    # compute are no slower for it.
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        outcomes = list(pool.map(judge, range(len(tasks))))
+    result.verify_seconds = time.perf_counter() - start
+    for task, wrong, (verdict, wrong_verdicts) in zip(tasks, wrongs, outcomes):
         result.tasks_checked += 1
         if verdict.reward >= 1.0:
             result.references_passed += 1
@@ -93,16 +104,14 @@ def check_environment(
                 f"reference of {task.id} scored {verdict.reward:g} ({verdict.status.value}: "
                 f"{verdict.reason}; extracted {verdict.extracted!r}, expected {verdict.expected!r})"
             )
-        for wrong in env.perturb(task, rng) if env.perturb else ():
-            start = time.perf_counter()
-            verdict = env.verify(wrong, task)
-            result.verify_seconds += time.perf_counter() - start
+        for completion, wrong_verdict in zip(wrong, wrong_verdicts):
             result.wrong_checked += 1
-            if verdict.reward == 0.0:
+            if wrong_verdict.reward == 0.0:
                 result.wrong_rejected += 1
             elif len(result.failures) < max_failures:
                 result.failures.append(
-                    f"known-wrong answer {wrong[-60:]!r} to {task.id} scored {verdict.reward:g}"
+                    f"known-wrong answer {completion[-60:]!r} to {task.id} scored "
+                    f"{wrong_verdict.reward:g}"
                 )
     env.close()
     return result

@@ -152,10 +152,17 @@ def load_benchmark(
     """Rows of a public benchmark from ``data_path``, else ``$RLVR_ENVS_DATA_DIR``, else the hub."""
     if data_path is not None:
         return read_local(os.path.expanduser(os.fspath(data_path)))
-    directory = os.environ.get(DATA_DIR_VARIABLE)
-    if directory:
-        for name in local_names:
-            candidate = Path(directory, name)
-            if candidate.is_file():
-                return read_local(candidate)
+    local = find_local(local_names)
+    if local is not None:
+        return read_local(local)
     return read_hub(hub_name, split=split, config=config)
+
+
+def find_local(names: Sequence[str]) -> Path | None:
+    """The first of ``names`` present in ``$RLVR_ENVS_DATA_DIR``, if that is set."""
+    directory = os.environ.get(DATA_DIR_VARIABLE)
+    for name in names if directory else ():
+        candidate = Path(directory, name)
+        if candidate.is_file():
+            return candidate
+    return None

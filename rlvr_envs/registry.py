@@ -16,7 +16,9 @@ import gymnasium as gym
 
 from .data import load_rows, looks_local
 from .env import TextEnv
+from .prompts import MATH_TEMPLATE
 from .tasks import DatasetSource, tasks_from_rows
+from .vector import vector_entry_point
 from .verifiers import Verifier
 
 
@@ -47,6 +49,7 @@ def register(
     gym.register(
         id=id,
         entry_point=entry_point,
+        vector_entry_point=vector_entry_point(id),
         kwargs=dict(kwargs or {}),
         nondeterministic=nondeterministic,
     )
@@ -84,6 +87,8 @@ def make_dataset_env(
     **env_kwargs: Any,
 ) -> TextEnv:
     """A :class:`TextEnv` over rows of a file, a list of dicts or a hub dataset."""
+    if verifier == "math":
+        env_kwargs.setdefault("template", MATH_TEMPLATE)  # ask for a \boxed{} answer
     rows = load_rows(data, split=split, config=config)
     tasks = tasks_from_rows(
         rows,

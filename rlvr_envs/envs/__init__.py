@@ -34,6 +34,48 @@ BUILTINS: list[tuple[str, str, str, str, str]] = [
         "500",
         "Competition math, the MATH-500 subset (HuggingFaceH4/MATH-500)",
     ),
+    (
+        "rlvr/HumanEval-v0",
+        "rlvr_envs.envs.code:humaneval",
+        "code",
+        "164",
+        "Python function completion, tests run in the sandbox (openai/openai_humaneval)",
+    ),
+    (
+        "rlvr/MBPP-v0",
+        "rlvr_envs.envs.code:mbpp",
+        "code",
+        "427",
+        "Basic Python problems, sanitized subset; subset='full' for all 974",
+    ),
+    (
+        "rlvr/CodeIO-v0",
+        "rlvr_envs.envs.code:codeio",
+        "code",
+        "procedural",
+        "Stdin/stdout programs: procedural families, or a JSONL of tasks via data_path=",
+    ),
+    (
+        "rlvr/IFEval-v0",
+        "rlvr_envs.envs.instructions:ifeval",
+        "format",
+        "541",
+        "IFEval's verifiable instructions (google/IFEval), strict or loose, deterministic checks",
+    ),
+    (
+        "rlvr/InstructionFollowing-v0",
+        "rlvr_envs.envs.instructions:instruction_following",
+        "format",
+        "procedural",
+        "Seeded requests with random compatible IFEval-style instructions, for training",
+    ),
+    (
+        "rlvr/JSONFormat-v0",
+        "rlvr_envs.envs.instructions:json_format",
+        "format",
+        "procedural",
+        "Produce a JSON object that matches a random JSON Schema given in the prompt",
+    ),
 ]
 
 

@@ -34,9 +34,20 @@ def _boxed_solution(work: str, answer: str) -> str:
     return f"{work}\nThe answer is \\boxed{{{answer}}}."
 
 
+_CHOICE = re.compile(r"(?:\\text\{)?\(?([A-Ea-e])\)?\}?")
+
+
 def perturb_math_answer(task: Task, rng: np.random.Generator) -> list[str]:
     """Known-wrong completions: the gold answer moved off by one, or made into another value."""
     gold = str(task.answer).strip()
+    choice = _CHOICE.fullmatch(gold)
+    if choice:
+        letter = choice.group(1).upper()
+        other = "B" if letter == "A" else "A"
+        return [
+            f"The answer is \\boxed{{\\text{{({other})}}}}.",
+            f"The answer is \\boxed{{{other}}}.",
+        ]
     try:
         value = Fraction(gold.replace(",", ""))
     except (ValueError, ZeroDivisionError):
@@ -49,9 +60,10 @@ def perturb_math_answer(task: Task, rng: np.random.Generator) -> list[str]:
 
 
 def math_env(source: TaskSource, template: str, env_kwargs: dict[str, Any]) -> TextEnv:
-    """A :class:`TextEnv` with the math verifier and known-wrong answers for ``rlvr-envs check``."""
+    """A :class:`TextEnv` with the math verifier (or ``verifier=``) and known-wrong answers."""
     env_kwargs.setdefault("perturb", perturb_math_answer)
-    return TextEnv(source, "math", template=template, **env_kwargs)
+    verifier = env_kwargs.pop("verifier", "math")
+    return TextEnv(source, verifier, template=template, **env_kwargs)
 
 
 # --- arithmetic ---------------------------------------------------------------------------------

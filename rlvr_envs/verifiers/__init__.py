@@ -81,6 +81,10 @@ def verify_exact(response: str, answer: Any, *, case_sensitive: bool = False) ->
 _REGISTRY: dict[str, str | Callable[..., Verifier]] = {
     "math": "rlvr_envs.verifiers.math:MathVerifier",
     "exact": "rlvr_envs.verifiers:ExactVerifier",
+    "code": "rlvr_envs.verifiers.code:CodeVerifier",
+    "ifeval": "rlvr_envs.verifiers.ifeval:IFEvalVerifier",
+    "json": "rlvr_envs.verifiers.json_output:JSONVerifier",
+    "format": "rlvr_envs.verifiers.format:FormatVerifier",
 }
 
 
