@@ -250,3 +250,33 @@ def test_kill_uid_reaches_every_process_of_that_uid_only() -> None:
     finally:
         lease.release()
         other.release()
+
+
+def test_python_dash_m_sandbox_doctor() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-m", "sandbox", "doctor", "--quick"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "local" in out.stdout and "picks:" in out.stdout
+
+
+def test_build_image_rejects_unknown_methods() -> None:
+    from sandbox.image import apt_mirror, build_image
+
+    with pytest.raises(ValueError, match="unknown build method"):
+        build_image(method="magic")
+    assert apt_mirror().startswith(("http://", "https://"))
+    with pytest.raises(SystemExit):
+        cli_main(["build-image", "--method", "magic"])
+
+
+@pytest.mark.docker
+def test_build_image_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
+    if sandbox.available_backends()["docker"]:
+        pytest.skip(f"docker unavailable: {sandbox.available_backends()['docker']}")
+    assert cli_main(["build-image"]) == 0
+    assert "already present" in capsys.readouterr().out
