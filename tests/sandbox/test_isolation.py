@@ -30,6 +30,8 @@ print(json.dumps({
     "tmp_writable": writable("/tmp/rlvr-probe"),
     "hostname": os.uname().nodename,
     "root_listing": sorted(os.listdir("/")),
+    "unshare_user": __import__("ctypes").CDLL(None).unshare(0x10000000),
+    "ptrace_parent": __import__("ctypes").CDLL(None).ptrace(16, os.getppid(), 0, 0),
 }))
 """
 
@@ -46,6 +48,8 @@ def test_every_backend_drops_privileges(box: sandbox.Sandbox) -> None:
     facts = probe(box)
     assert facts["cap_eff"] == 0
     assert facts["no_new_privs"] == "1"
+    assert facts["unshare_user"] == -1  # no nested user namespaces (kernel attack surface)
+    assert facts["ptrace_parent"] == -1  # PTRACE_ATTACH to the worker refused
     if IS_ROOT or box.name != "local":
         assert facts["uid"] != 0
     assert facts["tmp_writable"]

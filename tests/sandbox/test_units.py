@@ -258,8 +258,13 @@ def test_python_dash_m_sandbox_doctor() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-m", "sandbox", "doctor", "--quick"], cwd=root,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "sandbox", "doctor", "--quick"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "local" in out.stdout and "picks:" in out.stdout
 
