@@ -344,8 +344,9 @@ class Zygote:
     """Serves jobs on the control channel until it closes; see the module docstring.
 
     Page faults dominate the cost of a fork-per-job design (every page either side writes after
-    a fork is copied or re-mapped), so per-job work is kept out of the child where possible: the
-    seccomp filter, the environment and the job's std streams are prepared in the zygote.
+    a fork is copied or re-mapped), so per-job work is kept off the job's path: the seccomp
+    filter, the environment and the std streams are prepared once in the zygote, the next job's
+    process is forked while the worker is idle, and tidying up happens after the reply.
     """
 
     def __init__(self, config, ctrl_in, ctrl_out):

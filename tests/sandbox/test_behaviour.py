@@ -320,3 +320,24 @@ def _alive(pid: int) -> bool:
             return not any(line.startswith("State:") and "Z" in line for line in f)
     except OSError:
         return False
+
+
+NET_PROBE = """
+import socket
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+    print("socket ok")
+except OSError as e:
+    print("refused", e.errno)
+"""
+
+
+def test_network_per_job_when_the_sandbox_allows_it(backend: str) -> None:
+    box = make_box(backend, workers=1, allow_network=True)
+    try:
+        on = box.run_python(NET_PROBE, limits=Limits(network=True))
+        off = box.run_python(NET_PROBE, limits=Limits(network=False))
+        assert on.stdout == b"socket ok\n", on
+        assert off.stdout.startswith(b"refused"), off
+    finally:
+        box.close()
