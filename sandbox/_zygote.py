@@ -877,13 +877,12 @@ class Zygote:
         """
         try:
             os.setsid()
-            os.dup2(rep_w, REPORT_FD)
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
-            os.dup2(spec_r, 4)
-            os.dup2(in_r, 5)
-            for fd in (REPORT_FD, 4, 5):
-                os.set_inheritable(fd, False)
+            # Lift every source above the targets first, so that no dup2 clobbers a later one.
+            sources = [
+                fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (rep_w, out_w, err_w, spec_r, in_r)
+            ]
+            for src, dst in zip(sources, (REPORT_FD, 1, 2, 4, 5)):
+                os.dup2(src, dst, inheritable=dst in (1, 2))
             os.closerange(6, _MAX_FD)
             signal.signal(signal.SIGINT, signal.default_int_handler)  # the zygote ignores it
             spec = marshal.loads(_FdReader(4).read_all())
