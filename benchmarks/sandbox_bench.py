@@ -206,6 +206,7 @@ def print_repeat(i: int, rep: dict, backends: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print a table per repetition."""
+    global WORKERS
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeat", type=int, default=1)
@@ -218,7 +219,6 @@ def main(argv: list[str] | None = None) -> int:
         help="workers per backend, and threads of the parallel baseline",
     )
     args = parser.parse_args(argv)
-    global WORKERS
     WORKERS = args.workers
     if not args.data.exists():
         print(f"HumanEval data not found at {args.data}", file=sys.stderr)
