@@ -18,7 +18,6 @@ import time
 import weakref
 from abc import abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -411,6 +410,8 @@ class ZygoteSandbox(Sandbox):
                 self._ensure_worker(slot)
             except Exception as exc:
                 errors.append(exc)
+
+        from concurrent.futures import ThreadPoolExecutor
 
         try:
             with ThreadPoolExecutor(len(slots)) as ex:
