@@ -9,12 +9,17 @@ This file must stay self-contained (standard library only, Python 3.8+): the hos
 to the interpreter with ``python -I -c``, which may be the interpreter of a container image. The
 host also imports it for the framing functions, so nothing runs at import time.
 
-Wire format, both directions: a 4-byte big-endian header length, a UTF-8 JSON header, then the
-blobs whose sizes the header lists under ``"blobs"``.
+Wire format: a 4-byte big-endian header length, the header, then the blobs whose sizes the
+header lists under ``"blobs"``. Requests (host to worker) encode the header with ``marshal``;
+replies use JSON, which the host parses without trusting the worker. Both choices are about page
+faults: after each fork, every page the worker writes costs a fault, and ``marshal`` and the small
+JSON writer below touch far fewer pages than the ``json`` module.
 """
 
 import errno
+import fcntl
 import json
+import marshal
 import os
 import re
 import resource
@@ -25,6 +30,8 @@ import sys
 import time
 
 MAX_HEADER_BYTES = 1 << 20
+QUIET_S = 0.005  # see _supervise_fds
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 REPORT_FD = 3  # in a job: the pipe on which setup and memory errors are reported
 SETUP_FAILED_EXIT = 126
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -33,25 +40,61 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # ----------------------------------------------------------------------------- framing
 
 
-def encode_frame(header, blobs=()):
-    """One wire frame: length-prefixed JSON header followed by raw blobs."""
+def encode_frame(header, blobs=(), codec="json"):
+    """One wire frame: length-prefixed header (``codec``: json or marshal), then raw blobs."""
     blobs = list(blobs)
     header = dict(header)
     header["blobs"] = [len(b) for b in blobs]
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    return b"".join([struct.pack(">I", len(raw)), raw] + blobs)
+    if codec == "marshal":
+        raw = marshal.dumps(header, 4)
+    else:
+        raw = dump_json(header).encode("utf-8")
+    return b"".join([struct.pack(">I", len(raw)), raw, *blobs])
 
 
-def decode_frame(read_exact, max_blob=None):
+def decode_frame(read_exact, max_blob=None, codec="json"):
     """Read one frame with ``read_exact(n) -> bytes``; returns ``(header, blobs)``."""
     (size,) = struct.unpack(">I", read_exact(4))
     if size > MAX_HEADER_BYTES:
         raise ValueError(f"frame header of {size} bytes is too large")
-    header = json.loads(read_exact(size).decode("utf-8"))
+    raw = read_exact(size)
+    header = marshal.loads(raw) if codec == "marshal" else json.loads(raw.decode("utf-8"))
+    if not isinstance(header, dict):
+        raise ValueError("frame header is not a mapping")
     sizes = header.pop("blobs", [])
+    if not isinstance(sizes, list) or not all(isinstance(n, int) and n >= 0 for n in sizes):
+        raise ValueError("bad blob sizes in frame header")
     if max_blob is not None and any(n > max_blob for n in sizes):
         raise ValueError(f"frame blob larger than {max_blob} bytes")
     return header, [read_exact(n) if n else b"" for n in sizes]
+
+
+_PLAIN = frozenset(
+    " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+)
+
+
+def dump_json(obj):
+    """JSON text for None, bools, numbers, strings, lists and str-keyed dicts."""
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, int):
+        return str(int(obj))
+    if isinstance(obj, float):
+        return repr(obj) if obj == obj and obj not in (float("inf"), float("-inf")) else "null"
+    if isinstance(obj, str):
+        if _PLAIN.issuperset(obj):
+            return '"' + obj + '"'
+        return json.dumps(obj)  # rare: error messages with quotes or non-ASCII
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(dump_json(v) for v in obj) + "]"
+    if isinstance(obj, dict):
+        return "{" + ",".join(dump_json(str(k)) + ":" + dump_json(v) for k, v in obj.items()) + "}"
+    raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
 class _FdReader:
@@ -59,6 +102,14 @@ class _FdReader:
 
     def __init__(self, fd):
         self.fd = fd
+
+    def read_all(self):
+        chunks = []
+        while True:
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
 
     def __call__(self, n):
         chunks = []
@@ -293,8 +344,9 @@ class Zygote:
     """Serves jobs on the control channel until it closes; see the module docstring.
 
     Page faults dominate the cost of a fork-per-job design (every page either side writes after
-    a fork is copied or re-mapped), so per-job work is kept out of the child where possible: the
-    seccomp filter, the environment and the job's std streams are prepared in the zygote.
+    a fork is copied or re-mapped), so per-job work is kept off the job's path: the seccomp
+    filter, the environment and the std streams are prepared once in the zygote, the next job's
+    process is forked while the worker is idle, and tidying up happens after the reply.
     """
 
     def __init__(self, config, ctrl_in, ctrl_out):
@@ -312,6 +364,7 @@ class Zygote:
         self.oom_files = []
         self.oom_count = 0
         self.stdio = None
+        self.spare = None
 
     # -- startup
 
@@ -412,79 +465,131 @@ class Zygote:
     def serve(self):
         read = _FdReader(self.ctrl_in)
         while True:
+            if self.spare is None:
+                self._fork_spare()
             try:
-                header, blobs = decode_frame(read)
+                header, blobs = decode_frame(read, codec="marshal")
             except EOFError:
                 self.shutdown(0)
             op = header.get("op")
+            jobdir = None
             if op == "run":
                 try:
-                    reply, out = self.run_job(header, blobs)
+                    reply, out, jobdir = self.run_job(header, blobs)
                 except Exception as exc:
+                    self._discard_spare()
                     self._kill_all()
-                    self._wipe(None)
-                    reply, out = {"error": f"worker failed: {exc!r}"}, []
+                    reply, out = {"error": f"worker failed: {exc!r}", "fatal": True}, []
             elif op == "ping":
-                reply, out = {"pong": True, "jobs": self.jobs}, []
+                spare = self.spare["pid"] if self.spare else None
+                reply, out = {"pong": True, "jobs": self.jobs, "spare": spare}, []
             elif op == "exit":
                 self.shutdown(0)
             else:
                 reply, out = {"error": f"unknown op {op!r}"}, []
             _write_all(self.ctrl_out, encode_frame(reply, out))
+            # Every process of the job is dead by now; tidying up can wait until after the reply.
+            self._wipe(jobdir)
 
     def shutdown(self, code):
+        self._discard_spare()
         self._kill_all()
         self._wipe(None)
         os._exit(code)
 
     # -- one job
 
-    def run_job(self, header, blobs):
-        self.jobs += 1
-        lim = header["limits"]
-        try:
-            jobdir = self._make_jobdir(header, blobs)
-        except OSError as exc:
-            self._wipe(None)
-            return {"error": f"could not place the job's files: {exc}"}, []
-        stdin_data = blobs[1] if header.get("has_stdin") else None
+    def _fork_spare(self):
+        """Fork the next job's process ahead of time, while idle (see ``_spare``)."""
+        jobdir = os.path.join(self.work_root, f"job-{os.getpid()}-{self.jobs + 1}")
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        for fd in (out_r, err_r):
+            try:
+                fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass  # over the per-user pipe budget: the default size works too
         rep_r, rep_w = os.pipe2(os.O_CLOEXEC)
-        if stdin_data is None:
-            in_r, in_w = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC), None
-        else:
-            in_r, in_w = os.pipe2(os.O_CLOEXEC)
-        # The job's environment is the zygote's own (set up once) plus the per-job variables:
-        # setting them here, before the fork, keeps that work out of the child.
-        extra = dict(header.get("env") or {})
-        extra.setdefault("HOME", jobdir)
+        spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
+        in_r, in_w = os.pipe2(os.O_CLOEXEC)
+        os.environ["HOME"] = jobdir
         if self.mode == "plain":
-            extra.setdefault("TMPDIR", jobdir)
-        saved = {k: os.environ.get(k) for k in extra}
-        os.environ.update(extra)
-        t0 = time.monotonic()
+            os.environ["TMPDIR"] = jobdir
         pid = os.fork()
         if pid == 0:
-            self._child(header, blobs[0], jobdir, lim, (in_r, out_w, err_w, rep_w))
-        for key, value in saved.items():
-            if value is None:
-                del os.environ[key]
-            else:
-                os.environ[key] = value
-        for fd in (in_r, out_w, err_w, rep_w):
+            self._spare(out_w, err_w, rep_w, spec_r, in_r)
+        for fd in (out_w, err_w, rep_w, spec_r, in_r):
             os.close(fd)
-        reply, out = self._supervise(pid, t0, lim, stdin_data, in_w, out_r, err_r, rep_r)
+        self.spare = {
+            "pid": pid,
+            "jobdir": jobdir,
+            "out": out_r,
+            "err": err_r,
+            "rep": rep_r,
+            "spec": spec_w,
+            "stdin": in_w,
+        }
+
+    def _discard_spare(self):
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return
+        for key in ("out", "err", "rep", "spec", "stdin"):
+            os.close(spare[key])
+        try:
+            os.kill(spare["pid"], signal.SIGKILL)
+            os.waitpid(spare["pid"], 0)
+        except OSError:
+            pass
+
+    def run_job(self, header, blobs):
+        """Run one job on the spare process; returns (reply, output blobs, job dir)."""
+        self.jobs += 1
+        lim = header["limits"]
+        spare = self.spare
+        if spare is None or not spare["jobdir"].endswith(f"-{self.jobs}"):
+            self._discard_spare()
+            self._fork_spare()
+            spare = self.spare
+        self.spare = None
+        jobdir = spare["jobdir"]
+        try:
+            self._make_jobdir(jobdir, header, blobs)
+        except OSError as exc:
+            self.spare = spare
+            self._discard_spare()
+            return {"error": f"could not place the job's files: {exc}"}, [], jobdir
+        stdin_data = blobs[1] if header.get("has_stdin") else None
+        spec = {
+            "kind": header["kind"],
+            "argv": header.get("argv"),
+            "script": header["script"],
+            "jobdir": jobdir,
+            "limits": lim,
+            "stdin": stdin_data is not None,
+            "env": header.get("env") or {},
+        }
+        t0 = time.monotonic()
+        try:
+            _write_all(spare["spec"], marshal.dumps(spec, 4))
+        except OSError:
+            pass  # it died: the job reports a setup failure below
+        os.close(spare["spec"])
+        in_w = spare["stdin"]
+        if stdin_data is None:
+            os.close(in_w)
+            in_w = None
+        reply, out = self._supervise(
+            spare["pid"], t0, lim, stdin_data, in_w, spare["out"], spare["err"], spare["rep"]
+        )
         if reply.get("signal") == signal.SIGKILL and self.oom_files:
             count = self._oom_kills()
             if count > self.oom_count:
                 reply["oom_killed"] = True
             self.oom_count = count
-        self._wipe(jobdir)
-        return reply, out
+        return reply, out, jobdir
 
-    def _make_jobdir(self, header, blobs):
-        jobdir = os.path.join(self.work_root, f"job-{os.getpid()}-{self.jobs}")
+    def _make_jobdir(self, jobdir, header, blobs):
         os.mkdir(jobdir, 0o700)
         uid = self.job_uid if self.mode == "uid" else None
         if uid is not None:
@@ -510,7 +615,6 @@ class Zygote:
                     os.fchown(fd, uid, uid)
             finally:
                 os.close(fd)
-        return jobdir
 
     def _supervise(self, pid, t0, lim, stdin_data, in_w, out_r, err_r, rep_r):
         """Feed stdin, drain and cap output, enforce the wall clock; closes the fds it is given."""
@@ -529,8 +633,10 @@ class Zygote:
         totals = {out_r: 0, err_r: 0}
         report = []
         poller = select.poll()
-        for fd in (out_r, err_r):
-            poller.register(fd, select.POLLIN)
+        # Output is drained continuously, but only from QUIET_S on: most jobs end sooner, and
+        # their output then costs no extra wakeup (the 1 MiB pipes hold it meanwhile).
+        draining = False
+        quiet_until = t0 + QUIET_S
         poller.register(self.ctrl_in, select.POLLIN)
         try:
             pidfd = os.pidfd_open(pid)
@@ -558,7 +664,11 @@ class Zygote:
                 if now >= deadline:
                     timed_out = "wall"
                     break
-                wait_ms = (deadline - now) * 1000.0
+                if not draining and now >= quiet_until:
+                    draining = True
+                    for fd in open_fds:
+                        poller.register(fd, select.POLLIN)
+                wait_ms = ((deadline if draining else quiet_until) - now) * 1000.0
                 if pidfd is None:
                     wait_ms = min(wait_ms, 2.0)
                 events = poller.poll(max(1, int(wait_ms + 0.999)))
@@ -599,6 +709,9 @@ class Zygote:
             if status is None and main is not None:
                 status, rusage = main
             # Every writer is dead now: what is left in the pipes is bounded by their size.
+            if not draining:
+                for fd in open_fds:
+                    poller.register(fd, select.POLLIN)
             drain_until = time.monotonic() + 1.0
             while open_fds and time.monotonic() < drain_until:
                 for fd, _ in poller.poll(50):
@@ -615,7 +728,7 @@ class Zygote:
         while self._read_into(rep_r, bufs, totals, report, cap):
             pass
         if status is None:
-            return {"error": "could not reap the job's main process"}, []
+            return {"error": "could not reap the job's main process", "fatal": True}, []
         cpu = rusage.ru_utime + rusage.ru_stime + extra_cpu if rusage is not None else extra_cpu
         if totals[out_r] > cap or totals[err_r] > cap:
             output_limited = True
@@ -641,6 +754,7 @@ class Zygote:
             reply["error"] = "job setup failed: " + (msg or f"no report (status {status!r})")
         if not killed_ok:
             reply["error"] = "could not kill every process of the job"
+            reply["fatal"] = True  # the host replaces this worker (and its namespaces)
         out = [b"".join(bufs[out_r])[:cap], b"".join(bufs[err_r])[:cap]]
         return reply, out
 
@@ -755,17 +869,33 @@ class Zygote:
 
     # -- inside the job's process
 
-    def _child(self, header, code, jobdir, lim, fds):
-        in_r, out_w, err_w, rep_w = fds
+    def _spare(self, out_w, err_w, rep_w, spec_r, in_r):
+        """The next job's process: generic setup now, then the job's own once its spec comes.
+
+        Never returns. Anything that fails before the job's code runs is reported on the report
+        pipe (fd 3) as a setup error, which the job itself cannot fake (see ``_supervise``).
+        """
         try:
             os.setsid()
-            os.dup2(rep_w, REPORT_FD)  # dup2 clears FD_CLOEXEC; set it back below
-            os.dup2(in_r, 0)
-            os.dup2(out_w, 1)
-            os.dup2(err_w, 2)
-            os.set_inheritable(REPORT_FD, False)
-            os.closerange(REPORT_FD + 1, _MAX_FD)
-            os.chdir(jobdir)
+            # Lift every source above the targets first, so that no dup2 clobbers a later one.
+            sources = [
+                fcntl.fcntl(fd, fcntl.F_DUPFD, 16) for fd in (rep_w, out_w, err_w, spec_r, in_r)
+            ]
+            for src, dst in zip(sources, (REPORT_FD, 1, 2, 4, 5)):
+                os.dup2(src, dst, inheritable=dst in (1, 2))
+            os.closerange(6, _MAX_FD)
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # the zygote ignores it
+            spec = marshal.loads(_FdReader(4).read_all())
+            os.close(4)
+            if spec["stdin"]:
+                os.dup2(5, 0)
+            else:
+                null = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(null, 0)
+                os.close(null)
+            os.close(5)
+            lim = spec["limits"]
+            os.chdir(spec["jobdir"])
             _set_limits(lim, self.baseline_vm)
             if self.mode == "uid":
                 uid = self.job_uid
@@ -774,22 +904,25 @@ class Zygote:
                 os.setresuid(uid, uid, uid)
             if not lim.get("network") and self.job_net_filter is not None:
                 self.job_net_filter.install()
+            if spec["env"]:
+                os.environ.update(spec["env"])
             os.write(REPORT_FD, b"S")
         except BaseException as exc:
             try:
                 os.write(REPORT_FD, b"E" + repr(exc).encode("utf-8", "replace")[:1000])
             finally:
                 os._exit(SETUP_FAILED_EXIT)
-        if header["kind"] == "exec":
-            argv = header["argv"]
+        if spec["kind"] == "exec":
+            argv = spec["argv"]
             try:
                 os.execvp(argv[0], argv)
             except OSError as exc:
-                os.write(2, (f"{argv[0]}: {exc.strerror}\n").encode())
+                os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
                 os._exit(127)
-        _run_python_job(
-            code, os.path.join(jobdir, header["script"]), header.get("argv"), jobdir, self.stdio
-        )
+        script = os.path.join(spec["jobdir"], spec["script"])
+        with open(script, "rb") as f:
+            code = f.read()
+        _run_python_job(code, script, spec["argv"], spec["jobdir"], self.stdio)
 
 
 _MAX_FD = max(os.sysconf("SC_OPEN_MAX"), 256)
@@ -813,11 +946,13 @@ def _rmtree(path):
     import shutil
 
     def retry(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-        except OSError:
-            pass
+        # The job made something unreadable; chmod never follows the job's symlinks.
+        for target in (os.path.dirname(p), p):
+            try:
+                if not os.path.islink(target):
+                    os.chmod(target, 0o700)
+            except OSError:
+                pass
         try:
             func(p)
         except OSError:
@@ -877,7 +1012,6 @@ def _run_python_job(code, script, argv, jobdir, stdio):
     import builtins
     import types
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # the zygote ignores SIGINT
     sys.stdin, sys.stdout, sys.stderr = stdio
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdio
     sys.argv = list(argv) if argv else [os.path.basename(script)]
@@ -977,7 +1111,7 @@ def main():
     os.dup2(null, 1)
     os.close(null)
     try:
-        config, _ = decode_frame(_FdReader(ctrl_in))
+        config, _ = decode_frame(_FdReader(ctrl_in), codec="marshal")
     except EOFError:
         os._exit(0)
     zygote = Zygote(config, ctrl_in, ctrl_out)

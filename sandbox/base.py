@@ -5,7 +5,6 @@ from __future__ import annotations
 import posixpath
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -146,6 +145,8 @@ class Sandbox(ABC):
         threads = max(1, min(len(batch), max_concurrency or self.workers))
         if threads == 1:
             return [self.submit(j) for j in batch]
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(threads, thread_name_prefix=f"sandbox-{self.name}") as ex:
             return list(ex.map(self.submit, batch))
 

@@ -24,9 +24,13 @@ def _smoke(name: str) -> str:
         box = BACKENDS[name](workers=1)
         box.start()
         started = time.monotonic() - t0
-        t1 = time.monotonic()
         res = box.run_python(SMOKE, limits=Limits(wall_time_s=10))
-        ran = (time.monotonic() - t1) * 1000
+        times = []
+        for _ in range(5):
+            t1 = time.monotonic()
+            box.run_python("pass", limits=Limits(wall_time_s=10))
+            times.append((time.monotonic() - t1) * 1000)
+        ran = sorted(times)[2]
         if not res.ok:
             return f"FAILED: a test job ended {res.status.value} ({res.detail})"
         version, uid = res.stdout_text.split()
@@ -35,7 +39,7 @@ def _smoke(name: str) -> str:
             extra = f", image {box.image}"  # type: ignore[attr-defined]
         return (
             f"ok: python {version} as uid {uid}{extra}; started in {started:.2f} s, "
-            f"a job took {ran:.1f} ms"
+            f"a job takes {ran:.1f} ms"
         )
     except BackendUnavailable as exc:
         return str(exc)

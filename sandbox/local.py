@@ -61,7 +61,11 @@ class LocalSandbox(ZygoteSandbox):
         )
 
     def _worker_config(self, slot: _Slot) -> dict[str, Any]:
-        config: dict[str, Any] = {"preload": self.preload, "env": JOB_ENV}
+        config: dict[str, Any] = {
+            "preload": self.preload,
+            "env": JOB_ENV,
+            "network": self.allow_network,
+        }
         if self.as_root:
             expose = needed_dirs(self.python)
             config.update(

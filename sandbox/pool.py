@@ -18,14 +18,13 @@ import time
 import weakref
 from abc import abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from . import _zygote
 from .base import Job, Sandbox, SandboxError, check_relative_path
 from .limits import Limits
-from .result import ExecResult, ExecStatus, classify
+from .result import ExecResult, classify
 from .uids import UidLease, kill_uid
 
 log = logging.getLogger("sandbox")
@@ -101,13 +100,14 @@ class Channel:
     def forget(self) -> None:
         """After fork, in the child: drop our copies of the parent's descriptors."""
 
+    _pending = b""
+
     def read_exact(self, n: int, deadline: float) -> bytes:
-        parts = []
-        while n:
-            chunk = self.read(n, deadline)
-            parts.append(chunk)
-            n -= len(chunk)
-        return b"".join(parts)
+        """Exactly n bytes, reading ahead in large chunks (a reply is then one or two reads)."""
+        while len(self._pending) < n:
+            self._pending += self.read(max(n - len(self._pending), 1 << 16), deadline)
+        data, self._pending = self._pending[:n], self._pending[n:]
+        return data
 
 
 class ProcessChannel(Channel):
@@ -212,7 +212,7 @@ class Worker:
         """Send the configuration and wait until the worker reports ready."""
         deadline = time.monotonic() + START_TIMEOUT_S
         try:
-            channel.write(_zygote.encode_frame(config))
+            channel.write(_zygote.encode_frame(config, codec="marshal"))
             header, _ = _zygote.decode_frame(lambda n: channel.read_exact(n, deadline))
         except (WorkerDied, TimeoutError, ValueError) as exc:
             note = channel.diagnostics()
@@ -228,13 +228,28 @@ class Worker:
         self, header: dict[str, Any], blobs: list[bytes], timeout: float, max_blob: int
     ) -> tuple[dict[str, Any], list[bytes]]:
         deadline = time.monotonic() + timeout
-        self.channel.write(_zygote.encode_frame(header, blobs))
+        self.channel.write(_zygote.encode_frame(header, blobs, codec="marshal"))
         try:
             reply = _zygote.decode_frame(lambda n: self.channel.read_exact(n, deadline), max_blob)
         except ValueError as exc:
             raise WorkerDied(f"garbled answer from worker: {exc}") from None
         self.jobs += 1
         return reply
+
+
+def _proc_table() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, pid in its own namespace) of every process."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            out.append((int(name), int(fields["PPid"]), int(fields["NSpid"].split()[-1])))
+        except (OSError, KeyError, ValueError):
+            continue
+    return out
 
 
 class _Slot:
@@ -396,6 +411,8 @@ class ZygoteSandbox(Sandbox):
             except Exception as exc:
                 errors.append(exc)
 
+        from concurrent.futures import ThreadPoolExecutor
+
         try:
             with ThreadPoolExecutor(len(slots)) as ex:
                 list(ex.map(boot, slots))
@@ -435,7 +452,7 @@ class ZygoteSandbox(Sandbox):
         timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
         try:
             reply, out = worker.request(header, blobs, timeout, 2 * limits.output_bytes + 1024)
-        except (WorkerDied, TimeoutError) as exc:
+        except (WorkerDied, TimeoutError, OSError) as exc:
             why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
             note = worker.channel.diagnostics()
             slot.worker = None
@@ -445,7 +462,7 @@ class ZygoteSandbox(Sandbox):
                 f"worker {why}" + (f": {note}" if note else ""), self.name, time.monotonic() - t0
             )
         status, detail = classify(reply, limits.cpu_s, limits.wall_time_s)
-        if status is ExecStatus.SANDBOX_ERROR and "worker failed" in detail:
+        if reply.get("fatal"):
             slot.worker = None
             self._stop_worker(worker)
         stdout, stderr = (out + [b"", b""])[:2]
@@ -517,6 +534,31 @@ class ZygoteSandbox(Sandbox):
                     }
                 )
         return out
+
+    def infrastructure_pids(self) -> set[int]:
+        """Host PIDs of the workers and of their pre-forked spare processes (leak checks).
+
+        Waits until every worker is idle. A spare is a worker's only child between jobs.
+        """
+        slots = [self._acquire() for _ in range(self.workers)]
+        try:
+            pids: set[int] = set()
+            for slot in slots:
+                if slot.worker is None:
+                    continue
+                pids.update(slot.worker.channel.infra_pids)
+                reply, _ = slot.worker.request({"op": "ping"}, [], 10.0, 0)
+                if reply.get("spare") is not None:
+                    zygote = slot.worker.channel.infra_pids[-1]
+                    pids.update(
+                        p
+                        for p, ppid, nspid in _proc_table()
+                        if ppid == zygote and nspid == reply["spare"]
+                    )
+            return pids
+        finally:
+            for slot in slots:
+                self._release(slot)
 
     def job_uids(self) -> set[int]:
         """The uids jobs of this sandbox run as (empty when they share the caller's uid)."""

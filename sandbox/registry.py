@@ -27,6 +27,14 @@ _shared_pid = os.getpid()
 _lock = threading.Lock()
 
 
+def _reset_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def available_backends(**options: Any) -> dict[str, str | None]:
     """Every backend name mapped to None if it can run here, else a one-line reason."""
     out: dict[str, str | None] = {}

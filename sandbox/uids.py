@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 
@@ -91,28 +93,37 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def kill_uid(uid: int) -> None:
-    """SIGKILL every process running as ``uid`` (needs root; no-op otherwise)."""
+    """SIGKILL every process running as ``uid`` (needs root; no-op otherwise).
+
+    ``kill(-1, SIGKILL)`` sent *as that uid* reaches exactly its processes, in one pass that a
+    concurrent fork cannot escape. It runs in a small ``kill`` process rather than a fork of this
+    (possibly large, multi-threaded) one.
+    """
     if os.geteuid() != 0 or uid == 0:
         return
-    for _ in range(3):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.setgroups([])
-                os.setresgid(uid, uid, uid)
-                os.setresuid(uid, uid, uid)
-                os.kill(-1, signal.SIGKILL)
-                code = 0
-            except ProcessLookupError:
-                code = 2  # nothing left to kill
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 2:
-            return
+    kill = shutil.which("kill", path="/usr/bin:/bin")
+    for _ in range(2):  # one pass suffices; the second is insurance
+        if kill:  # its exit status says nothing useful (procps returns 1 either way)
+            subprocess.run(
+                [kill, "-KILL", "-1"],
+                user=uid,
+                group=uid,
+                extra_groups=[],
+                capture_output=True,
+                env={},
+                check=False,
+            )
+        else:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setgroups([])
+                    os.setresgid(uid, uid, uid)
+                    os.setresuid(uid, uid, uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
 
 
 def processes_of_uids(uids: set[int]) -> list[tuple[int, int]]:

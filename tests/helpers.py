@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import pytest
 
 from rlvr_envs import DatasetSource, Task, TextEnv
-from rlvr_envs.data import DataError
 
 
 def echo_tasks(n: int = 10) -> list[Task]:
@@ -42,11 +41,13 @@ def echo_env(**kwargs: Any) -> TextEnv:
     return TextEnv(DatasetSource(echo_tasks(), name="echo"), "exact", **kwargs)
 
 
-def make_or_skip(env_id: str, **kwargs: Any) -> gym.Env:
-    """``gym.make``, skipping the test when the data lives only on the hub and we are offline."""
-    try:
-        return gym.make(env_id, **kwargs)
-    except DataError as error:
-        if "Hugging Face hub" not in str(error):
-            raise
-        pytest.skip(f"{env_id}: its dataset is not available offline")
+# Environments whose benchmark data is not in ../shared/data: a small file of our own in the same
+# row schema stands in, so the environment's loading and checking code still runs offline.
+OFFLINE_DATA = {"rlvr/IFEval-v0": Path(__file__).resolve().parent / "data" / "ifeval_sample.jsonl"}
+
+
+def make_offline(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gym.make``, with a local stand-in file for environments whose data is only on the hub."""
+    if env_id in OFFLINE_DATA:
+        kwargs.setdefault("data_path", OFFLINE_DATA[env_id])
+    return gym.make(env_id, **kwargs)

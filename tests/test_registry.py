@@ -5,7 +5,7 @@ from gymnasium.utils.env_checker import check_env
 import rlvr_envs
 from rlvr_envs import list_envs, register_dataset_env
 
-from .helpers import make_or_skip
+from .helpers import make_offline
 
 ALL_IDS = [info.id for info in list_envs()]
 MATH_IDS = [info.id for info in list_envs() if info.category == "math"]
@@ -21,14 +21,14 @@ def test_builtins_are_registered_with_descriptions():
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_every_registered_env_passes_check_env(env_id, shared_data):
-    env = make_or_skip(env_id)
+    env = make_offline(env_id)
     check_env(env.unwrapped)
     env.close()
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_every_registered_env_passes_check_env_in_chat_mode(env_id, shared_data):
-    env = make_or_skip(env_id, chat=True, system_prompt="You are a careful solver.")
+    env = make_offline(env_id, chat=True, system_prompt="You are a careful solver.")
     check_env(env.unwrapped)
     env.close()
 

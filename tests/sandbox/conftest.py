@@ -82,7 +82,7 @@ def box(backend: str) -> sandbox.Sandbox:
 
 def job_processes(box: sandbox.Sandbox) -> list[tuple[int, int]]:
     """Live processes running as one of the box's job uids, other than its workers."""
-    infra = {pid for info in box.worker_info() for pid in info["infra_pids"]}
+    infra = box.infrastructure_pids()
     return [p for p in processes_of_uids(box.job_uids()) if p[0] not in infra]
 
 
@@ -138,8 +138,10 @@ def canary() -> Iterator[Path]:
 
 
 def _mounts() -> set[str]:
+    """Host mounts, minus Docker's own (containers are checked by owner instead)."""
     with open("/proc/self/mountinfo") as f:
-        return {" ".join(line.split()[3:5]) for line in f}
+        points = {" ".join(line.split()[3:5]) for line in f}
+    return {m for m in points if "/docker/" not in m.split(" ", 1)[1]}
 
 
 @pytest.fixture(scope="session", autouse=True)

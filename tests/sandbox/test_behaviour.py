@@ -255,3 +255,89 @@ def test_closed_sandbox_refuses_jobs(backend: str) -> None:
     box.close()  # idempotent
     with pytest.raises(sandbox.SandboxError, match="closed"):
         box.run_python("pass")
+
+
+OWNER = r"""
+import json, sys, threading, time
+sys.path.insert(0, {root!r})
+import sandbox
+box = sandbox.get_sandbox({backend!r}, shared=False, workers=2, disk_mb=64).start()
+threading.Thread(target=box.run_python, args=("import os, time\nos.fork()\ntime.sleep(600)",),
+                 kwargs={{"limits": sandbox.Limits(wall_time_s=600)}}, daemon=True).start()
+time.sleep(1.0)
+info = box.worker_info()
+print(json.dumps({{"uids": sorted(box.job_uids()), "pids": [p for w in info for p in w["infra_pids"]]}}),
+      flush=True)
+time.sleep(600)
+"""
+
+
+def test_owner_killed_leaves_nothing_behind(backend: str) -> None:
+    """SIGKILL the process that owns a sandbox mid-job: its workers and jobs all go away."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sandbox.uids import processes_of_uids
+
+    make_box(backend, workers=1).close()  # skips when the backend is unavailable
+    root = str(Path(__file__).resolve().parents[2])
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER.format(root=root, backend=backend)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = owner.stdout.readline()
+        assert line, "the owner process did not start its sandbox"
+        state = json.loads(line)
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        alive = [p for p in state["pids"] if _alive(p)]
+        left = processes_of_uids(set(state["uids"])) if state["uids"] else []
+        if not alive and not left:
+            break
+        time.sleep(0.2)
+    assert alive == [] and left == [], (alive, left)
+    if backend == "docker":
+        import docker
+
+        mine = [
+            c
+            for c in docker.from_env().containers.list(all=True)
+            if c.labels.get("rlvr-envs.owner", "").endswith(f":{owner.pid}")
+        ]
+        assert mine == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line for line in f)
+    except OSError:
+        return False
+
+
+NET_PROBE = """
+import socket
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+    print("socket ok")
+except OSError as e:
+    print("refused", e.errno)
+"""
+
+
+def test_network_per_job_when_the_sandbox_allows_it(backend: str) -> None:
+    box = make_box(backend, workers=1, allow_network=True)
+    try:
+        on = box.run_python(NET_PROBE, limits=Limits(network=True))
+        off = box.run_python(NET_PROBE, limits=Limits(network=False))
+        assert on.stdout == b"socket ok\n", on
+        assert off.stdout.startswith(b"refused"), off
+    finally:
+        box.close()

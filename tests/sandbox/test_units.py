@@ -91,8 +91,10 @@ def test_result_helpers() -> None:
     assert e.status is ExecStatus.SANDBOX_ERROR and not e.ok and str(e.status) == "sandbox_error"
 
 
-def test_frames_round_trip() -> None:
-    data = _zygote.encode_frame({"op": "run", "x": [1, "é"]}, [b"", b"\x00" * 5, b"abc"])
+@pytest.mark.parametrize("codec", ["json", "marshal"])
+def test_frames_round_trip(codec: str) -> None:
+    header = {"op": "run", "x": [1, "é", None, True, 2.5], "q": 'a"b\\c\n'}
+    data = _zygote.encode_frame(header, [b"", b"\x00" * 5, b"abc"], codec=codec)
     pos = 0
 
     def read(n: int) -> bytes:
@@ -101,17 +103,39 @@ def test_frames_round_trip() -> None:
         pos += n
         return chunk
 
-    header, blobs = _zygote.decode_frame(read)
-    assert header == {"op": "run", "x": [1, "é"]}
+    got, blobs = _zygote.decode_frame(read, codec=codec)
+    assert got == header
     assert blobs == [b"", b"\x00" * 5, b"abc"]
     huge = struct.pack(">I", _zygote.MAX_HEADER_BYTES + 1)
     with pytest.raises(ValueError):
-        _zygote.decode_frame(lambda n: huge[:n])
-    big_blob = _zygote.encode_frame({}, [b"x" * 100])
-    pos = 0
-    data = big_blob
+        _zygote.decode_frame(lambda n: huge[:n], codec=codec)
+    data, pos = _zygote.encode_frame({}, [b"x" * 100], codec=codec), 0
     with pytest.raises(ValueError):
-        _zygote.decode_frame(read, max_blob=10)
+        _zygote.decode_frame(read, max_blob=10, codec=codec)
+
+
+def test_reply_json_writer_matches_json() -> None:
+    import json
+
+    for value in [
+        None,
+        True,
+        0,
+        -3,
+        1e-05,
+        0.1,
+        "plain",
+        'quo"te',
+        "tab\t",
+        "é😀",
+        "\udcff",
+        [1, [2, {}]],
+        {"a": {"b": [None, False]}},
+    ]:
+        assert json.loads(_zygote.dump_json(value)) == value
+    assert _zygote.dump_json(float("nan")) == "null"
+    with pytest.raises(TypeError):
+        _zygote.dump_json(b"bytes")
 
 
 def test_seccomp_programs() -> None:
@@ -189,3 +213,75 @@ def test_doctor(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_rejects_unknown_commands() -> None:
     with pytest.raises(SystemExit):
         cli_main(["frobnicate"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_kill_uid_reaches_every_process_of_that_uid_only() -> None:
+    import subprocess
+    import time
+
+    from sandbox.uids import UidLease, kill_uid, processes_of_uids
+
+    lease = UidLease.acquire()
+    other = UidLease.acquire()
+    try:
+        assert lease.uid != other.uid
+        mine = [
+            subprocess.Popen(
+                ["sleep", "60"],
+                user=lease.uid,
+                group=lease.uid,
+                extra_groups=[],
+                start_new_session=True,
+            )
+            for _ in range(3)
+        ]
+        bystander = subprocess.Popen(
+            ["sleep", "60"], user=other.uid, group=other.uid, extra_groups=[]
+        )
+        kill_uid(lease.uid)
+        for p in mine:
+            assert p.wait(5) == -signal.SIGKILL
+        time.sleep(0.1)
+        assert bystander.poll() is None
+        assert processes_of_uids({lease.uid}) == []
+        bystander.kill()
+        bystander.wait()
+    finally:
+        lease.release()
+        other.release()
+
+
+def test_python_dash_m_sandbox_doctor() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "sandbox", "doctor", "--quick"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "local" in out.stdout and "picks:" in out.stdout
+
+
+def test_build_image_rejects_unknown_methods() -> None:
+    from sandbox.image import apt_mirror, build_image
+
+    with pytest.raises(ValueError, match="unknown build method"):
+        build_image(method="magic")
+    assert apt_mirror().startswith(("http://", "https://"))
+    with pytest.raises(SystemExit):
+        cli_main(["build-image", "--method", "magic"])
+
+
+@pytest.mark.docker
+def test_build_image_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
+    if sandbox.available_backends()["docker"]:
+        pytest.skip(f"docker unavailable: {sandbox.available_backends()['docker']}")
+    assert cli_main(["build-image"]) == 0
+    assert "already present" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from agents.sb3 import TokenFeatures, evaluate_reward, make_token_vec_env  # noq
 from rlvr_envs import list_envs  # noqa: E402
 from rlvr_envs.wrappers import CharTokenizer, TokenLevel  # noqa: E402
 
-from ..helpers import make_or_skip  # noqa: E402
+from ..helpers import make_offline  # noqa: E402
 
 WIDE = CharTokenizer(string.printable + "−°πθ√≤≥×÷·…’“”–—é")
 ALL_IDS = [info.id for info in list_envs(namespace="rlvr")]
@@ -25,7 +25,7 @@ ALL_IDS = [info.id for info in list_envs(namespace="rlvr")]
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_sb3_and_gymnasium_checkers_pass_on_every_wrapped_env(env_id, shared_data):
-    env = TokenLevel(make_or_skip(env_id), WIDE, max_prompt_tokens=8192, max_new_tokens=8)
+    env = TokenLevel(make_offline(env_id), WIDE, max_prompt_tokens=8192, max_new_tokens=8)
     sb3_check_env(env, warn=True)
     gym_check_env(env, skip_render_check=True)
 
