@@ -9,7 +9,8 @@ clipped policy-gradient steps toward the completions that scored. One dataclass 
 hyper-parameter; :func:`train` runs the loop top to bottom:
 
 1. the policy: a Hugging Face causal LM (a tiny one built offline when ``model`` is None),
-   optionally with a LoRA adapter, and an :class:`~agents.hf.HFAgent` over it that generates;
+   optionally with a LoRA adapter, and an agent over it that generates: on CUDA the
+   static-cache, CUDA-graph decoder of :mod:`agents.grpo_decode`, else :class:`~agents.hf.HFAgent`;
 2. the tasks: held-out evaluation tasks, disjoint from the stream of training tasks;
 3. an optional supervised warm-up (:mod:`agents.grpo_warmup`), then the accuracy before RL;
 4. the RL loop: rollouts with dynamic sampling, advantages, old and reference log-probs, updates,
@@ -421,7 +422,7 @@ def accumulate_gradients(
         num_sequences=num_sequences or len(rows),
     )
     totals = {"loss": 0.0, "tokens": 0.0, "clipped_low": 0.0, "clipped_high": 0.0}
-    totals.update({"kl_sum": 0.0, "entropy_sum": 0.0})
+    totals.update({"kl_sum": 0.0, "entropy_sum": 0.0, "sampler_diff_sum": 0.0})
     for start in range(0, len(rows), config.micro_batch_size):
         index = rows[start : start + config.micro_batch_size]
         micro = rows_of(batch, index)
@@ -446,7 +447,11 @@ def accumulate_gradients(
         if loss.requires_grad:  # False when every token of the micro-batch is masked out
             loss.backward()
         totals["loss"] += float(loss.detach())
-        totals["entropy_sum"] += float((entropy * (micro["loss_mask"] > 0)).sum())
+        mask = micro["loss_mask"] > 0
+        totals["entropy_sum"] += float((entropy * mask).sum())
+        if "sampler_logprobs" in micro:
+            diff = (logprobs.detach() - micro["sampler_logprobs"]).abs()
+            totals["sampler_diff_sum"] += float((diff * mask).sum())
         for key, value in stats.items():
             totals[key] += value
     return totals
@@ -647,13 +652,21 @@ def trainable_state(model: Any) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(
-    directory: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]
+    directory: Path,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    reference: Any = None,
 ) -> None:
-    """Write the trainable weights, optimizer and loop state; replace the old checkpoint whole."""
+    """Write the trainable weights, optimizer and loop state (and a frozen KL reference, if
+    any); replace the old checkpoint whole."""
     staging = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     torch.save(trainable_state(model), staging / "weights.pt")
+    if reference is not None:
+        torch.save(reference.state_dict(), staging / "reference.pt")
     torch.save(
         {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
         staging / "optimizer.pt",
@@ -763,6 +776,13 @@ def _reference(model: Any, frozen: Any) -> Iterator[Any]:
 
 def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run GRPO as configured; returns the summary (also written to ``output_dir/summary.json``)."""
+    with contextlib.ExitStack() as cleanup:  # environment workers stop however the run ends
+        return _train(config, log, cleanup)
+
+
+def _train(
+    config: GRPOConfig, log: Callable[[str], None], cleanup: contextlib.ExitStack
+) -> dict[str, Any]:
     started = time.perf_counter()
     config.check()
     device = resolve_device(config.device)
@@ -813,11 +833,6 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
         agent: HFAgent = StaticCacheAgent(model, tokenizer, batch_size=generation_batch)
     else:
         agent = HFAgent(model, tokenizer, batch_size=generation_batch)
-    frozen_reference = None
-    if config.beta > 0 and (config.reference == "copy" or not config.lora_r):
-        frozen_reference = copy.deepcopy(model).eval().requires_grad_(False)
-        if device.type == "cuda":
-            frozen_reference = frozen_reference.to(torch.bfloat16)
 
     # 2. The tasks: held-out evaluation tasks, and a training stream without them.
     import gymnasium
@@ -828,8 +843,9 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
         probe = gymnasium.make(config.env, **env_kwargs)
     except gymnasium.error.Error as error:
         raise ConfigError(f"cannot make environment {config.env!r}: {error}") from None
+    cleanup.callback(probe.close)
     split = TaskSplit(probe, eval_tasks=config.eval_tasks, eval_seed=config.eval_seed)
-    runner = RolloutRunner(config.env, env_kwargs=env_kwargs)
+    runner = cleanup.enter_context(RolloutRunner(config.env, env_kwargs=env_kwargs))
     tasks_per_step = config.batch_size // config.group_size
     sequences_per_update = math.ceil(config.batch_size / config.steps_per_batch)
 
@@ -872,7 +888,20 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
             f"{result['loss_last']:.3f}"
             + (f", accuracy {before['accuracy']:.1%} before it" if before else "")
         )
-    probe.close()
+
+    # The KL reference is the policy RL starts from: the model with its LoRA adapter disabled
+    # (when no warm-up trained the adapter), or a frozen copy made now.
+    frozen_reference = None
+    adapter_reference = config.reference == "adapter" or (
+        config.reference == "auto" and config.lora_r > 0 and not config.warmup_steps
+    )
+    if config.beta > 0 and not adapter_reference:
+        frozen_reference = copy.deepcopy(model).eval().requires_grad_(False)
+        if resuming:
+            saved = torch.load(checkpoint_dir / "reference.pt", map_location="cpu")
+            frozen_reference.load_state_dict(saved)
+        if device.type == "cuda":
+            frozen_reference = frozen_reference.to(torch.bfloat16)
     before = None
     if not resuming and split.num_eval:
         t0 = time.perf_counter()
@@ -944,13 +973,16 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
                 "zero_variance_fraction": zero_variance / max(len(sampled) // config.group_size, 1),
                 "groups_sampled": len(sampled) // config.group_size,
                 "groups_kept": len(kept),
+                "groups_too_few_valid": too_few_valid,  # under 2 completions left after faults
                 "sampling_rounds": rounds,
                 "faults": sum(not e.valid for e in sampled),
                 "truncated_fraction": sum(e.truncated for e in sampled) / max(len(sampled), 1),
                 "length_mean": float(np.mean(lengths)) if lengths else None,
                 "length_max": max(lengths, default=None),
                 "length_reward_corr": _pearson(lengths, sampled_rewards),
-                "gen_tokens_per_s": sum(lengths) / gen_s if gen_s else None,
+                "gen_tokens_per_s": (
+                    sum(e.num_generated_tokens for e in sampled) / gen_s if gen_s else None
+                ),
             }
 
             # 4b. Advantages, tensors, and the fixed log-probs (old policy, reference).
@@ -967,18 +999,20 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
                 if episodes
                 else rewards
             )
-            signal = bool(episodes) and (bool((advantages != 0).any()) or config.beta > 0)
-            if signal:
-                no_signal = 0
+            signal = bool(episodes) and bool((advantages != 0).any())
+            no_signal = 0 if signal else no_signal + 1
+            if signal or (episodes and config.beta > 0):  # the KL term alone still has a gradient
                 batch = pad_episodes(episodes, pad_token_id=agent.pad_token_id, device=device)
                 batch["advantages"] = advantages.to(device)
                 if config.mask_truncated:
                     truncated = torch.tensor([e.truncated for e in episodes], device=device)
                     batch["loss_mask"][truncated] = 0
+                # The sampler's log-probs only measure the sampler/trainer mismatch: the ratio's
+                # denominator is recomputed by the trainer's own forward pass.
+                batch["sampler_logprobs"] = batch.pop("old_logprobs")
                 if config.num_updates > 1 or config.steps_per_batch > 1:
                     batch["old_logprobs"] = _no_grad_logprobs(model, batch, config, autocast)
-                else:  # one optimizer step per batch: the old policy is the current one
-                    del batch["old_logprobs"]
+                # else one optimizer step per batch: the old policy is the current one
                 if config.beta > 0:
                     with _reference(model, frozen_reference) as reference:
                         batch["ref_logprobs"] = _no_grad_logprobs(
@@ -1020,18 +1054,20 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
                     clip_high_fraction=totals["clipped_high"] / tokens,
                     kl=totals["kl_sum"] / tokens if config.beta > 0 else None,
                     entropy=totals["entropy_sum"] / tokens,
+                    sampler_logprob_diff=totals["sampler_diff_sum"] / tokens,
                     grad_norm=float(np.mean(grad_norms)),
                     train_tokens=int(batch["lengths"].sum()) * config.num_updates,
                 )
             else:
-                no_signal += 1
                 record.update(loss=None, clip_fraction=None, kl=None, entropy=None)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             train_s = time.perf_counter() - t_train
             record.update(
                 lr=scheduler.get_last_lr()[0],
-                train_tokens_per_s=record.get("train_tokens", 0) / train_s if signal else None,
+                train_tokens_per_s=(
+                    record["train_tokens"] / train_s if record.get("train_tokens") else None
+                ),
                 time_generate_s=gen_s,
                 time_verify_s=max(collect_s - gen_s, 0.0),  # verification not hidden by generation
                 time_verify_busy_s=verify_busy_s,  # summed verifier time (runs in parallel)
@@ -1039,7 +1075,6 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
                 time_step_s=time.perf_counter() - step_started,
             )
             if no_signal >= config.no_signal_patience:
-                runner.close()
                 raise TrainingError(_no_signal_message(no_signal, sampled, config))
 
             # 4d. Held-out evaluation, logs, checkpoints.
@@ -1060,7 +1095,9 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
                 )
             state["step"] = step
             if config.save_every and step % config.save_every == 0:
-                save_checkpoint(checkpoint_dir, model, optimizer, scheduler, state)
+                save_checkpoint(
+                    checkpoint_dir, model, optimizer, scheduler, state, frozen_reference
+                )
     rl_s = time.perf_counter() - rl_started
 
     # 5. The held-out accuracy after RL, the summary, the model, the curves.
@@ -1075,9 +1112,8 @@ def train(config: GRPOConfig, *, log: Callable[[str], None] = print) -> dict[str
             metrics_path.write_text("".join(json.dumps(r) + "\n" for r in last))
         else:
             _append_jsonl(metrics_path, {"step": config.steps, "eval_accuracy": after["accuracy"]})
-    runner.close()
     if config.save_every:
-        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, state)
+        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, state, frozen_reference)
     final_dir = out / "model"
     if config.save_model:
         to_save = model.merge_and_unload() if config.lora_r else model

@@ -375,32 +375,43 @@ def run_trl(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> d
     }
 
 
-def table(results: list[dict[str, Any]]) -> str:
+def table(results: list[dict[str, Any]], group_size: int) -> str:
     """Rows per trainer and batch, then TRL / ours ratios."""
-    header = (
-        f"{'prompts x G':>11}  {'trainer':<9} {'decode':<11} {'s/step':>7} {'gen tok/s':>10} {'train tok/s':>11}"
-        f" {'generate s':>10} {'verify s':>9} {'train s':>8} {'peak GiB':>8}"
+    columns = ("batch", "trainer", "decode", "s/step", "gen tok/s", "train tok/s")
+    columns += ("generate s", "verify s", "train s", "peak GiB")
+    widths = (9, 9, 11, 7, 10, 11, 10, 8, 7, 8)
+    header = "  ".join(
+        f"{c:>{w}}" if i > 2 else f"{c:<{w}}" for i, (c, w) in enumerate(zip(columns, widths))
     )
     lines = [header, "-" * len(header)]
     by_batch: dict[int, dict[str, dict[str, Any]]] = {}
     for r in results:
         by_batch.setdefault(r["prompts"], {})[r["trainer"]] = r
+        batch = f"{r['prompts']}x{group_size}"
         if "error" in r:
-            lines.append(f"{r['prompts']:>11}  {r['trainer']:<9} failed: {r['error'][:300]}")
+            lines.append(f"{batch:<9}  {r['trainer']:<9}  failed: {r['error'][:300]}")
             continue
         peak = f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "-"
-        lines.append(
-            f"{r['prompts']:>11}  {r['trainer']:<9} {r['decode']:<11} {r['s_per_step']:>7.2f} {r['gen_tok_s']:>10,.0f}"
-            f" {r['train_tok_s']:>11,.0f} {r['generate_s']:>10.2f} {r['verify_s']:>9.3f}"
-            f" {r['train_s']:>8.2f} {peak:>8}"
+        cells = (
+            f"{r['s_per_step']:.2f}",
+            f"{r['gen_tok_s']:,.0f}",
+            f"{r['train_tok_s']:,.0f}",
+            f"{r['generate_s']:.2f}",
+            f"{r['verify_s']:.3f}",
+            f"{r['train_s']:.2f}",
+            peak,
         )
+        right = "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths[3:]))
+        lines.append(f"{batch:<9}  {r['trainer']:<9}  {r['decode']:<11}  {right}")
+        if r.get("decode_fallback"):
+            lines.append(f"{'':<9}  (decoding fell back: {r['decode_fallback'][:200]})")
     for prompts, runs in by_batch.items():
         trl = runs.get("TRL")
         for name in ("ours", "ours-loop"):
             ours = runs.get(name)
             if ours and trl and "error" not in ours and "error" not in trl:
                 lines.append(
-                    f"{prompts:>11}  ratio {name}: TRL/ours s/step "
+                    f"{prompts}x{group_size}: ratio {name}: TRL/ours s/step "
                     f"{trl['s_per_step'] / ours['s_per_step']:.2f}x, gen tok/s ours/TRL "
                     f"{ours['gen_tok_s'] / trl['gen_tok_s']:.2f}x, train tok/s ours/TRL "
                     f"{ours['train_tok_s'] / trl['train_tok_s']:.2f}x"
@@ -513,7 +524,7 @@ def main() -> None:
             print(f"{name} at {prompts} prompts done in {result['wall_s']:.0f} s", flush=True)
             _reset_memory(args.device)
     print()
-    print(table(results))
+    print(table(results, args.group_size))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     out = args.json or (
         os.path.join(os.environ["OUT"], "gpu_grpo.json") if os.environ.get("OUT") else None

@@ -30,6 +30,7 @@ STEP_KEYS = {
     "clip_fraction",
     "kl",
     "entropy",
+    "sampler_logprob_diff",
     "loss",
     "grad_norm",
     "faults",
@@ -60,6 +61,7 @@ def test_a_short_run_logs_every_step_and_writes_the_summary(tmp_path, tiny_path)
     for record in steps:
         assert STEP_KEYS <= record.keys()
         assert record["length_max"] <= 5 and record["time_step_s"] > 0
+        assert record["sampler_logprob_diff"] < 1e-4  # fp32 on CPU: sampler == trainer
     assert records[0] == {"step": 0, "eval_accuracy": summary["accuracy_before"]}
     assert steps[-1]["eval_accuracy"] == summary["accuracy_after"]
     written = json.loads((tmp_path / "summary.json").read_text())
@@ -78,15 +80,25 @@ def test_same_seed_same_run(tmp_path, tiny_path):
     assert third["steps"] == 3
 
 
-def test_resume_continues_exactly_where_it_stopped(tmp_path, tiny_path):
-    straight = _digits(tmp_path / "straight", tiny_path, steps=4, eval_tasks=0)
-    train(straight)
-    stopped = _digits(tmp_path / "resumed", tiny_path, steps=2, eval_tasks=0, save_every=1)
-    train(stopped)
-    resumed = _digits(
-        tmp_path / "resumed", tiny_path, steps=4, eval_tasks=0, save_every=1, resume=True
-    )
-    train(resumed)
+def test_resume_continues_exactly_where_it_stopped(tmp_path, tiny_path, monkeypatch):
+    """Weights, optimizer, learning-rate schedule and the frozen KL reference all come back."""
+    import agents.grpo as grpo
+
+    common = dict(eval_tasks=0, beta=0.05, lr=1e-2, lr_schedule="linear", steps=4)
+    train(_digits(tmp_path / "straight", tiny_path, **common))
+
+    save = grpo.save_checkpoint
+
+    def crash_after_step_two(directory, model, optimizer, scheduler, state, reference=None):
+        save(directory, model, optimizer, scheduler, state, reference)
+        if state["step"] == 2:
+            raise KeyboardInterrupt  # the machine goes away
+
+    monkeypatch.setattr(grpo, "save_checkpoint", crash_after_step_two)
+    with pytest.raises(KeyboardInterrupt):
+        train(_digits(tmp_path / "resumed", tiny_path, save_every=1, **common))
+    monkeypatch.setattr(grpo, "save_checkpoint", save)
+    train(_digits(tmp_path / "resumed", tiny_path, save_every=1, resume=True, **common))
     assert _without_timings(_records(tmp_path / "resumed")) == _without_timings(
         _records(tmp_path / "straight")
     )
