@@ -108,3 +108,48 @@ def test_constant_reward_from_the_cli(tmp_path, tiny_path, capsys):
     )
     assert code == 2
     assert "no learning signal" in capsys.readouterr().err
+
+
+def test_cli_trains_a_given_model(tmp_path, tiny_path, capsys):
+    code = main(
+        [
+            "train",
+            "--model",
+            str(tiny_path),
+            "--env",
+            "grpotest/Digits-v0",
+            "-o",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            "--steps",
+            "2",
+            "--batch-size",
+            "8",
+            "-G",
+            "4",
+            "--max-new-tokens",
+            "4",
+            "--eval-tasks",
+            "4",
+            "--loss",
+            "constant",
+            "--baseline",
+            "rloo",
+            "--scale-rewards",
+            "none",
+            "--no-progress",
+            "--no-plot",
+            "--set",
+            "clip_high=0.3",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "held-out accuracy before RL" in out and "summary.json" in out
+    import json
+
+    config = json.loads((tmp_path / "summary.json").read_text())["config"]
+    assert config["loss_aggregation"] == "constant" and config["baseline"] == "rloo"
+    assert config["clip_high"] == 0.3 and config["model"] == str(tiny_path)
+    assert config["lr"] == 1e-6  # the GPU defaults apply once a model is given
