@@ -434,9 +434,10 @@ def accumulate_gradients(
                 chunk_size=config.logprob_chunk_size,
                 checkpoint_chunks=config.gradient_checkpointing,
             )
+        old = micro["old_logprobs"] if "old_logprobs" in micro else logprobs.detach()
         loss, stats = policy_loss(
             logprobs,
-            micro["old_logprobs"] if "old_logprobs" in micro else logprobs.detach(),
+            old,
             micro["advantages"],
             weights[start : start + len(index), : logprobs.shape[1]],
             clip_low=config.clip_low,
@@ -449,8 +450,8 @@ def accumulate_gradients(
         totals["loss"] += float(loss.detach())
         mask = micro["loss_mask"] > 0
         totals["entropy_sum"] += float((entropy * mask).sum())
-        if "sampler_logprobs" in micro:
-            diff = (logprobs.detach() - micro["sampler_logprobs"]).abs()
+        if "sampler_logprobs" in micro:  # both at the weights the batch was sampled with
+            diff = (old - micro["sampler_logprobs"]).abs()
             totals["sampler_diff_sum"] += float((diff * mask).sum())
         for key, value in stats.items():
             totals[key] += value
