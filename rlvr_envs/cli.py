@@ -208,6 +208,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if off:
             values[name] = False
     values.update(dict(args.set or []))
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bars around the run's own
     try:
         if values.get("model") is None:
             # The offline default: a tiny policy built here. Its environment settings only fit
