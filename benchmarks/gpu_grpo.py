@@ -485,7 +485,7 @@ def main() -> None:
         )
         device_name = torch.cuda.get_device_name() if cuda else "CPU"
         print(
-            f"model: Qwen2 config, ~{params / 1e6:.0f}M parameters, vocab {config.vocab_size:,}; "
+            f"model: Qwen2 config, ~{params / 1e6:.1f}M parameters, vocab {config.vocab_size:,}; "
             f"{args.precision} on {device_name}; G={args.group_size}, prompt "
             f"{args.prompt_tokens} + completion {args.completion_tokens} tokens, "
             f"{args.steps} steps per run (first excluded); built in "
