@@ -17,6 +17,8 @@ hyper-parameter; :func:`train` runs the loop top to bottom:
    one JSONL line per step, checkpoints;
 5. the accuracy after RL, ``summary.json``, the final model and a PNG of the curves.
 
+Errors, the task split, evaluation, checkpoints and logs live in :mod:`agents.grpo_support`.
+
 The loss options are the small functions right below the config, each tested against a
 hand-computed value: advantages (``baseline`` mean / rloo / none, ``scale_rewards`` group / batch /
 none), aggregation (``loss_aggregation`` token = DAPO, sequence = original GRPO, constant =
@@ -31,7 +33,6 @@ import copy
 import json
 import math
 import os
-import random
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,6 +43,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from .grpo_support import (
+    ConfigError,
+    TaskSplit,
+    TrainingError,
+    append_jsonl,
+    evaluate,
+    load_checkpoint,
+    pearson,
+    plain,
+    plot_metrics,
+    progress_bar,
+    read_jsonl,
+    resolve_device,
+    resolve_precision,
+    save_checkpoint,
+    seed_everything,
+)
 from .hf import HFAgent, generation_mode
 from .rollout import Episode, RolloutRunner, pad_episodes
 
@@ -176,14 +194,6 @@ class GRPOConfig:
             raise ConfigError("reference='adapter' needs a LoRA adapter (lora_r > 0)")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be >= 1, got {self.num_threads}")
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot work."""
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on (e.g. the environment's reward never varies)."""
 
 
 # The offline default run (`rlvr-envs train` with no --model): a 0.1M-parameter policy with a
@@ -461,44 +471,6 @@ def accumulate_gradients(
 # --- the pieces around the loop -------------------------------------------------------------
 
 
-def resolve_device(name: str) -> torch.device:
-    """The torch device for ``name``; a clear error when CUDA is asked for and missing."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ConfigError(f"unknown device {name!r}: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        build = f"torch {torch.__version__}" + (
-            "" if torch.version.cuda else ", a build without CUDA"
-        )
-        raise ConfigError(
-            f"--device {name} was asked for, but no CUDA GPU is usable here ({build}); "
-            "use --device cpu, or run on a machine with an NVIDIA GPU and a CUDA build of torch"
-        )
-    if device.type == "cuda" and device.index is not None:
-        if device.index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here"
-            )
-    return device
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` is bf16-mixed on CUDA and fp32 elsewhere."""
-    if precision == "auto":
-        return "bf16-mixed" if device.type == "cuda" else "fp32"
-    return precision
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def load_policy(config: GRPOConfig, device: torch.device, precision: str) -> tuple[Any, Any]:
     """The model (with a LoRA adapter when asked) and its tokenizer, on ``device``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -543,203 +515,10 @@ def load_policy(config: GRPOConfig, device: torch.device, precision: str) -> tup
     return model, tokenizer
 
 
-class TaskSplit:
-    """Held-out evaluation tasks and a stream of training tasks that never includes them.
-
-    Procedural sources: evaluation tasks come from ``source.take(n, seed=eval_seed)``, training
-    tasks from the source's sampler, skipping evaluation ids. Datasets: a seeded subset is held
-    out and training samples from the rest. Environments without a task source: distinct reset
-    seed ranges.
-    """
-
-    _EVAL_SEEDS = 2**40  # reset seeds from here on are evaluation's (no-source fallback)
-
-    def __init__(self, env: Any, *, eval_tasks: int, eval_seed: int) -> None:
-        source = getattr(env.unwrapped, "source", None)
-        self.source = source
-        self.eval_ids: list[str] = []
-        self.train_ids: list[str] | None = None
-        self.mode = "seeds"
-        if source is not None and callable(getattr(source, "get", None)):
-            if source.num_tasks is None and callable(getattr(source, "sample", None)):
-                self.mode = "procedural"
-                if eval_tasks:
-                    take = getattr(source, "take", None)
-                    rng = np.random.default_rng(eval_seed)
-                    tasks = take(eval_tasks, seed=eval_seed) if take else None
-                    tasks = tasks or [source.sample(rng) for _ in range(eval_tasks)]
-                    self.eval_ids = [t.id for t in tasks]
-            elif getattr(source, "tasks", None) is not None:
-                self.mode = "dataset"
-                ids = [t.id for t in source.tasks]
-                order = np.random.default_rng(eval_seed).permutation(len(ids))
-                held = {ids[i] for i in order[:eval_tasks]}
-                self.eval_ids = [i for i in ids if i in held]
-                self.train_ids = [i for i in ids if i not in held]
-                if not self.train_ids:
-                    raise ConfigError(
-                        f"the dataset has {len(ids)} tasks; holding out eval_tasks={eval_tasks} "
-                        "leaves none to train on: lower eval_tasks"
-                    )
-        self.eval_seed = eval_seed
-        self.num_eval = len(self.eval_ids) if self.mode != "seeds" else eval_tasks
-        self._held = set(self.eval_ids)
-
-    def training(self, n: int, rng: np.random.Generator) -> tuple[list[str] | None, int]:
-        """``n`` training tasks (ids, or None with consecutive reset seeds) and a reset seed."""
-        seed = int(rng.integers(0, self._EVAL_SEEDS - n))
-        if self.mode == "procedural":
-            ids: list[str] = []
-            while len(ids) < n:
-                task_id = self.source.sample(rng).id
-                if task_id not in self._held:
-                    ids.append(task_id)
-            return ids, seed
-        if self.mode == "dataset":
-            assert self.train_ids is not None
-            picks = rng.choice(len(self.train_ids), size=n, replace=len(self.train_ids) < n)
-            return [self.train_ids[i] for i in picks], seed
-        return None, seed
-
-    def evaluation(self) -> tuple[list[str] | None, int]:
-        """The held-out tasks (ids, or None with reset seeds from the evaluation range)."""
-        if self.mode == "seeds":
-            return None, self._EVAL_SEEDS + self.eval_seed
-        return list(self.eval_ids), self._EVAL_SEEDS + self.eval_seed
-
-
-def evaluate(
-    runner: RolloutRunner,
-    agent: HFAgent,
-    split: TaskSplit,
-    config: GRPOConfig,
-    autocast: Callable[[], Any],
-) -> dict[str, float]:
-    """Greedy accuracy (verdict ``correct``) and mean reward on the held-out tasks."""
-    task_ids, seed = split.evaluation()
-    with autocast():
-        batch = runner.collect(
-            agent,
-            num_tasks=split.num_eval,
-            group_size=1,
-            seed=seed,
-            task_ids=task_ids,
-            sampling={"temperature": 0.0, "max_new_tokens": config.max_new_tokens, "seed": 0},
-            on_error="record",
-        )
-    valid = [e for e in batch.episodes if e.valid]
-    correct = [bool(e.verdicts[-1].get("correct", e.reward >= 1.0)) for e in valid if e.verdicts]
-    return {
-        "accuracy": sum(correct) / max(len(valid), 1),
-        "reward": sum(e.reward for e in valid) / max(len(valid), 1),
-        "length": sum(e.num_generated_tokens for e in valid) / max(len(valid), 1),
-        "tasks": float(len(batch.episodes)),
-        "faults": float(len(batch.episodes) - len(valid)),
-    }
-
-
-def _pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    if len(xs) < 2:
-        return None
-    x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    if x.std() == 0 or y.std() == 0:
-        return None
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    """The trainable parameters (all of them, or the LoRA adapter's), by name."""
-    return {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def save_checkpoint(
-    directory: Path,
-    model: Any,
-    optimizer: Any,
-    scheduler: Any,
-    state: dict[str, Any],
-    reference: Any = None,
-) -> None:
-    """Write the trainable weights, optimizer and loop state (and a frozen KL reference, if
-    any); replace the old checkpoint whole."""
-    staging = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    torch.save(trainable_state(model), staging / "weights.pt")
-    if reference is not None:
-        torch.save(reference.state_dict(), staging / "reference.pt")
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
-        staging / "optimizer.pt",
-    )
-    (staging / "state.json").write_text(json.dumps(state, indent=2))
-    shutil.rmtree(directory, ignore_errors=True)
-    staging.rename(directory)
-
-
-def load_checkpoint(directory: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
-    """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
-    weights = torch.load(directory / "weights.pt", map_location="cpu")
-    missing = set(weights) - {n for n, _ in model.named_parameters()}
-    if missing:
-        raise TrainingError(f"the checkpoint in {directory} does not fit this model: {missing}")
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name in weights:
-                param.copy_(weights[name])
-    saved = torch.load(directory / "optimizer.pt", map_location="cpu")
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    return json.loads((directory / "state.json").read_text())
-
-
-def plot_metrics(records: Sequence[Mapping[str, Any]], path: Path) -> Path | None:
-    """A PNG of the main curves (reward, held-out accuracy, length, entropy, KL/clipping, speed)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    panels = [
-        ("reward", [("reward_mean", "train reward"), ("eval_accuracy", "held-out accuracy")]),
-        ("groups", [("zero_variance_fraction", "zero-variance groups")]),
-        ("tokens", [("length_mean", "mean length"), ("length_max", "max length")]),
-        ("entropy", [("entropy", "entropy")]),
-        ("clipping / KL", [("clip_fraction", "clip fraction"), ("kl", "KL")]),
-        ("tokens/s", [("gen_tokens_per_s", "generation"), ("train_tokens_per_s", "training")]),
-    ]
-    figure, axes = plt.subplots(2, 3, figsize=(13, 7))
-    for axis, (title, series) in zip(axes.flat, panels):
-        for key, label in series:
-            points = [(r["step"], r[key]) for r in records if r.get(key) is not None]
-            if points:
-                xs, ys = zip(*points)
-                axis.plot(xs, ys, marker="o" if len(points) < 20 else None, label=label)
-        axis.set_title(title)
-        axis.set_xlabel("step")
-        axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
-    return path
-
-
 def _autocast_factory(device: torch.device, precision: str) -> Callable[[], Any]:
     if precision != "bf16-mixed":
         return contextlib.nullcontext
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-
-def _progress(total: int, initial: int, enabled: bool) -> Any:
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: no bar
-        enabled = False
-    if not enabled:
-        return contextlib.nullcontext(None)
-    return tqdm(total=total, initial=initial, desc="GRPO", unit="step", dynamic_ncols=True)
 
 
 def _no_grad_logprobs(
@@ -853,7 +632,7 @@ def _train(
     state: dict[str, Any] = {"step": 0, "accuracy_before": None, "warmup": None}
     if resuming:
         state = load_checkpoint(checkpoint_dir, model, optimizer, scheduler)
-        kept = [line for line in _read_jsonl(metrics_path) if line["step"] <= state["step"]]
+        kept = [line for line in read_jsonl(metrics_path) if line["step"] <= state["step"]]
         metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
         log(f"resuming from step {state['step']} ({checkpoint_dir})")
 
@@ -863,7 +642,11 @@ def _train(
         from .grpo_warmup import supervised_warmup, warmup_examples
 
         t0 = time.perf_counter()
-        before = evaluate(runner, agent, split, config, autocast) if split.num_eval else None
+        before = (
+            evaluate(runner, agent, split, config.max_new_tokens, autocast)
+            if split.num_eval
+            else None
+        )
         count = config.warmup_steps * config.warmup_batch_size
         task_ids, _ = split.training(min(count, 4096), np.random.default_rng([config.seed, 7]))
         if task_ids is None:
@@ -906,12 +689,12 @@ def _train(
     before = None
     if not resuming and split.num_eval:
         t0 = time.perf_counter()
-        before = evaluate(runner, agent, split, config, autocast)
+        before = evaluate(runner, agent, split, config.max_new_tokens, autocast)
         timings["eval_s"] += time.perf_counter() - t0
         state["accuracy_before"] = before["accuracy"]
         state["reward_before"] = before["reward"]
         log(f"held-out accuracy before RL: {before['accuracy']:.1%} ({split.num_eval} tasks)")
-        _append_jsonl(metrics_path, {"step": 0, "eval_accuracy": before["accuracy"]})
+        append_jsonl(metrics_path, {"step": 0, "eval_accuracy": before["accuracy"]})
 
     # 4. The RL loop (the cherry).
     sampling = {
@@ -922,7 +705,7 @@ def _train(
     rl_started = time.perf_counter()
     no_signal = 0
     last_eval: dict[str, float] | None = before
-    with _progress(config.steps, state["step"], config.progress) as bar:
+    with progress_bar(config.steps, state["step"], config.progress) as bar:
         for step in range(state["step"] + 1, config.steps + 1):
             step_started = time.perf_counter()
             rng = np.random.default_rng([config.seed, step])
@@ -980,7 +763,7 @@ def _train(
                 "truncated_fraction": sum(e.truncated for e in sampled) / max(len(sampled), 1),
                 "length_mean": float(np.mean(lengths)) if lengths else None,
                 "length_max": max(lengths, default=None),
-                "length_reward_corr": _pearson(lengths, sampled_rewards),
+                "length_reward_corr": pearson(lengths, sampled_rewards),
                 "gen_tokens_per_s": (
                     sum(e.num_generated_tokens for e in sampled) / gen_s if gen_s else None
                 ),
@@ -1082,11 +865,13 @@ def _train(
             if config.eval_every and step % config.eval_every == 0 and step < config.steps:
                 t0 = time.perf_counter()
                 last_eval = (
-                    evaluate(runner, agent, split, config, autocast) if split.num_eval else None
+                    evaluate(runner, agent, split, config.max_new_tokens, autocast)
+                    if split.num_eval
+                    else None
                 )
                 timings["eval_s"] += time.perf_counter() - t0
                 record["eval_accuracy"] = last_eval and last_eval["accuracy"]
-            _append_jsonl(metrics_path, record)
+            append_jsonl(metrics_path, record)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(
@@ -1105,14 +890,14 @@ def _train(
     after = None
     if split.num_eval:
         t0 = time.perf_counter()
-        after = evaluate(runner, agent, split, config, autocast)
+        after = evaluate(runner, agent, split, config.max_new_tokens, autocast)
         timings["eval_s"] += time.perf_counter() - t0
-        last = _read_jsonl(metrics_path)
+        last = read_jsonl(metrics_path)
         if last and last[-1]["step"] == config.steps:
             last[-1]["eval_accuracy"] = after["accuracy"]
             metrics_path.write_text("".join(json.dumps(r) + "\n" for r in last))
         else:
-            _append_jsonl(metrics_path, {"step": config.steps, "eval_accuracy": after["accuracy"]})
+            append_jsonl(metrics_path, {"step": config.steps, "eval_accuracy": after["accuracy"]})
     if config.save_every:
         save_checkpoint(checkpoint_dir, model, optimizer, scheduler, state, frozen_reference)
     final_dir = out / "model"
@@ -1120,7 +905,7 @@ def _train(
         to_save = model.merge_and_unload() if config.lora_r else model
         to_save.save_pretrained(final_dir)
         tokenizer.save_pretrained(final_dir)
-    records = _read_jsonl(metrics_path)
+    records = read_jsonl(metrics_path)
     plot = plot_metrics(records, out / "curves.png") if config.plot else None
     summary = {
         "accuracy_before": state.get("accuracy_before"),
@@ -1142,7 +927,7 @@ def _train(
         "model_dir": str(final_dir) if config.save_model else None,
         "metrics": str(metrics_path),
         "plot": str(plot) if plot else None,
-        "config": _plain(asdict(config)),
+        "config": plain(asdict(config)),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if after is not None:
@@ -1179,29 +964,6 @@ def _no_signal_message(steps: int, sampled: Sequence[Episode], config: GRPOConfi
             f"{verdict.get('status')}: {verdict.get('reason')}"
         )
     return "\n".join(lines)
-
-
-def _append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(_plain(dict(record))) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def config_from_dict(values: Mapping[str, Any], base: GRPOConfig | None = None) -> GRPOConfig:
