@@ -196,7 +196,7 @@ class GRPOConfig:
             raise ConfigError(f"num_threads must be >= 1, got {self.num_threads}")
 
 
-# The offline default run (`rlvr-envs train` with no --model): a 0.1M-parameter policy with a
+# The offline default run (`rlvr-envs train` with no --model): a 154k-parameter policy with a
 # tokenizer trained on the fly learns one-digit sums on CPU in about a minute. A short supervised
 # warm-up on the answers (the icing) leaves it about half right; RL (the cherry) does the rest.
 # One-digit sums have only 100 distinct questions, so "held-out" means held-out task seeds.
