@@ -144,11 +144,14 @@ def mask_eos(model: Any, eos_ids: list[int]) -> Any:
     """Make EOS impossible to sample (fixed completion lengths): a hook on the output layer."""
     import torch
 
-    index = torch.tensor(sorted(eos_ids), device=model.get_output_embeddings().weight.device)
+    index = {"ids": torch.tensor(sorted(eos_ids), device=model.get_output_embeddings().weight.device)}
 
     def hook(module: Any, inputs: Any, output: Any) -> Any:
-        # The index already lives on the device: a CUDA graph cannot capture a host copy.
-        return output.index_fill(-1, index, -1e4)
+        # Keep the index on the logits' device (TRL moves the model after this hook is set); a
+        # CUDA graph must never see the host copy, so it is made once, before any capture.
+        if index["ids"].device != output.device:
+            index["ids"] = index["ids"].to(output.device)
+        return output.index_fill(-1, index["ids"], -1e4)
 
     return model.get_output_embeddings().register_forward_hook(hook)
 
