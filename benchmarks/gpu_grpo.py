@@ -144,7 +144,9 @@ def mask_eos(model: Any, eos_ids: list[int]) -> Any:
     """Make EOS impossible to sample (fixed completion lengths): a hook on the output layer."""
     import torch
 
-    index = {"ids": torch.tensor(sorted(eos_ids), device=model.get_output_embeddings().weight.device)}
+    index = {
+        "ids": torch.tensor(sorted(eos_ids), device=model.get_output_embeddings().weight.device)
+    }
 
     def hook(module: Any, inputs: Any, output: Any) -> Any:
         # Keep the index on the logits' device (TRL moves the model after this hook is set); a
