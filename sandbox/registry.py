@@ -23,6 +23,7 @@ AUTO_ORDER = ("docker", "bwrap", "local")  # strongest isolation first
 COMMON_OPTIONS = {"workers", "limits", "allow_network", "disk_mb", "preload"}
 
 _shared: dict[tuple[str, str], Sandbox] = {}
+_auto_choice: dict[int, str] = {}  # pid -> the backend "auto" resolved to in that process
 _shared_pid = os.getpid()
 _lock = threading.Lock()
 
@@ -53,11 +54,17 @@ def resolve_backend(name: str = "auto") -> str:
         if forced and forced != "auto":
             name = forced
         else:
+            # Probing (a Docker ping, a bwrap trial run) costs milliseconds; callers such as the
+            # code verifier ask for "auto" once per job, so probe once per process.
+            chosen = _auto_choice.get(os.getpid())
+            if chosen is not None:
+                return chosen
             reasons = []
             for candidate in AUTO_ORDER:
                 why = BACKENDS[candidate].unavailable_reason()
                 if why is None:
                     log.info("sandbox: auto picked the %s backend", candidate)
+                    _auto_choice[os.getpid()] = candidate
                     return candidate
                 reasons.append(f"{candidate}: {why}")
             raise BackendUnavailable("no sandbox backend can run here: " + "; ".join(reasons))
@@ -108,5 +115,6 @@ def close_shared() -> None:
     with _lock:
         boxes = list(_shared.values()) if _shared_pid == os.getpid() else []
         _shared.clear()
+        _auto_choice.clear()
     for box in boxes:
         box.close()

@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -80,28 +77,14 @@ def defines(code: str, name: str) -> bool:
 
 # --- sandbox access ------------------------------------------------------------------------------
 
-_default_lock = threading.Lock()
-_default: dict[int, Any] = {}  # pid -> sandbox: a forked child must not use its parent's pool
-
-
-def default_sandbox() -> Any:
-    """The process's shared ``auto`` sandbox (``$RLVR_SANDBOX_BACKEND`` picks one), started lazily."""
-    import sandbox as sandbox_package
-
-    with _default_lock:
-        box = _default.get(os.getpid())
-        if box is None or getattr(box, "_closed", False):
-            box = _default[os.getpid()] = sandbox_package.get_sandbox("auto")
-        return box
-
 
 def _resolve(sandbox: Any) -> Any:
-    if sandbox is None:
-        return default_sandbox()
-    if isinstance(sandbox, str):
+    """A sandbox object: the given one, a named backend, or the process's shared ``auto`` one."""
+    if sandbox is None or isinstance(sandbox, str):
         import sandbox as sandbox_package
 
-        return sandbox_package.get_sandbox(sandbox)
+        # get_sandbox shares one pool per backend and process and resolves "auto" once.
+        return sandbox_package.get_sandbox(sandbox or "auto")
     return sandbox
 
 
@@ -533,11 +516,3 @@ class CodeVerifier:
             prefix=answer.get("prefix"),
             **self.options,
         )
-
-
-def verify_many(
-    items: Sequence[tuple[str, Any, str | None]], *, workers: int = 4, **options: Any
-) -> list[Verdict]:
-    """Verify several ``(response, tests, entry_point)`` items concurrently on the shared pool."""
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        return list(pool.map(lambda item: verify(*item, **options), items))
