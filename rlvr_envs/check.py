@@ -32,6 +32,7 @@ class CheckResult:
     wrong_rejected: int = 0
     verify_seconds: float = 0.0
     skipped: str | None = None  # why the environment was not checked
+    unavailable: bool = False  # skipped because it could not be made (data, extras missing)
     failures: list[str] = field(default_factory=list)  # a few examples of what went wrong
 
     @property
@@ -74,6 +75,7 @@ def check_environment(
         env = gym.make(env_id, **env_kwargs).unwrapped
     except Exception as error:  # data not available offline, missing extra, ...
         result.skipped = f"could not make it: {type(error).__name__}: {error}"
+        result.unavailable = True
         return result
     if not isinstance(env, TextEnv):
         result.skipped = f"not a TextEnv ({type(env).__name__})"
@@ -162,7 +164,7 @@ def run_check(
     status = 0
     for r in results:
         if r.skipped:
-            if explicit and r.tasks_checked == 0 and r.skipped.startswith("could not make"):
+            if explicit and r.unavailable:
                 status = 1
                 print(f"\nFAIL {r.env_id}: {r.skipped}", file=out)
             continue
