@@ -17,6 +17,12 @@ except ImportError:  # run as a script
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo, when run as a script
+from tests.agents.reference import (  # noqa: E402
+    assert_greedy_matches_generate,
+    reference_logprobs,
+)
+
 if pytest is not None:
     pytestmark = [
         pytest.mark.gpu,
@@ -27,20 +33,9 @@ PROMPTS = ["What is 2 + 3?", "x", "Please reason step by step. " * 20, "def add(
 
 
 def _build(tmp: Path) -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from agents.tiny import build_tiny_model
 
     return build_tiny_model(tmp / "gpu-tiny", hidden_size=128, num_layers=4, num_heads=4)
-
-
-def _forward_logprobs(model, generation, temperature: float) -> torch.Tensor:
-    ids = torch.tensor([generation.prompt_ids + generation.token_ids], device=model.device)
-    with torch.no_grad():
-        logits = model(input_ids=ids).logits[0].float()
-    logp = torch.log_softmax(logits / temperature, dim=-1)
-    start = len(generation.prompt_ids) - 1
-    targets = torch.tensor(generation.token_ids, device=model.device)
-    return logp[start : start + len(targets)].gather(-1, targets[:, None]).squeeze(-1).cpu()
 
 
 def check_defaults_to_bf16_on_cuda(path: Path) -> None:
@@ -52,7 +47,7 @@ def check_defaults_to_bf16_on_cuda(path: Path) -> None:
     assert len(generations) == 8 and all(g.num_tokens > 0 for g in generations)
     for generation in generations:
         diff = (
-            torch.tensor(generation.logprobs) - _forward_logprobs(agent.model, generation, 1.0)
+            torch.tensor(generation.logprobs) - reference_logprobs(agent, generation, 1.0)
         ).abs()
         assert diff.mean() < 0.05, (
             f"bf16 log-probs drift from a forward pass: mean {diff.mean():.4f}"
@@ -66,7 +61,7 @@ def check_fp32_logprobs_on_cuda(path: Path) -> None:
     for generation in agent.generate(
         PROMPTS, temperature=0.7, top_p=0.9, max_new_tokens=32, seed=1
     ):
-        expected = _forward_logprobs(agent.model, generation, 0.7)
+        expected = reference_logprobs(agent, generation, 0.7)
         assert torch.allclose(torch.tensor(generation.logprobs), expected, atol=1e-3)
 
 
@@ -91,18 +86,7 @@ def check_train_mode_with_gradient_checkpointing(path: Path) -> None:
 def check_greedy_matches_generate(path: Path) -> None:
     from agents.hf import HFAgent
 
-    agent = HFAgent(path, dtype="float32")
-    (generation,) = agent.generate(PROMPTS[:1], temperature=0, max_new_tokens=24)
-    ids = torch.tensor([generation.prompt_ids], device=agent.device)
-    out = agent.model.generate(
-        ids,
-        attention_mask=torch.ones_like(ids),
-        max_new_tokens=24,
-        do_sample=False,
-        eos_token_id=sorted(agent.eos_token_ids),
-        pad_token_id=agent.pad_token_id,
-    )
-    assert out[0, ids.shape[1] :].tolist() == generation.token_ids
+    assert_greedy_matches_generate(HFAgent(path, dtype="float32"), PROMPTS[:1], max_new_tokens=24)
 
 
 CHECKS = [

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents import ContextLengthError, Generation
+from agents import ContextLengthError
 from agents.hf import HFAgent
 
 from .conftest import forced_tokens
+from .reference import assert_greedy_matches_generate, reference_logprobs
 
 PROMPTS = [
     "What is 2 + 3?",
@@ -18,30 +19,8 @@ PROMPTS = [
 ]
 
 
-def reference_logprobs(agent: HFAgent, generation: Generation, temperature: float) -> torch.Tensor:
-    """Log-probs of the sampled tokens from one plain forward pass over prompt + completion."""
-    ids = torch.tensor([generation.prompt_ids + generation.token_ids])
-    with torch.no_grad():
-        logits = agent.model(input_ids=ids).logits[0].float()
-    logp = torch.log_softmax(logits / temperature, dim=-1)
-    start = len(generation.prompt_ids) - 1
-    targets = torch.tensor(generation.token_ids)
-    return logp[start : start + len(targets)].gather(-1, targets[:, None]).squeeze(-1)
-
-
 def test_greedy_matches_transformers_generate(qwen2_agent: HFAgent) -> None:
-    generations = qwen2_agent.generate(PROMPTS[:2], temperature=0, max_new_tokens=12)
-    for generation in generations:
-        ids = torch.tensor([generation.prompt_ids])
-        out = qwen2_agent.model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            max_new_tokens=12,
-            do_sample=False,
-            eos_token_id=sorted(qwen2_agent.eos_token_ids),
-            pad_token_id=qwen2_agent.pad_token_id,
-        )
-        assert out[0, ids.shape[1] :].tolist() == generation.token_ids
+    assert_greedy_matches_generate(qwen2_agent, PROMPTS[:2], max_new_tokens=12)
 
 
 @pytest.mark.parametrize("temperature, top_p", [(1.0, 1.0), (0.7, 0.9)])
