@@ -25,7 +25,7 @@ from . import _zygote
 from .base import Job, Sandbox, SandboxError, check_relative_path
 from .limits import Limits
 from .result import ExecResult, classify
-from .uids import UidLease, kill_uid
+from .uids import UidLease, kill_uid, proc_statuses
 
 log = logging.getLogger("sandbox")
 
@@ -240,14 +240,10 @@ class Worker:
 def _proc_table() -> list[tuple[int, int, int]]:
     """(pid, parent pid, pid in its own namespace) of every process."""
     out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for pid, fields in proc_statuses():
         try:
-            with open(f"/proc/{name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            out.append((int(name), int(fields["PPid"]), int(fields["NSpid"].split()[-1])))
-        except (OSError, KeyError, ValueError):
+            out.append((pid, int(fields["PPid"]), int(fields["NSpid"].split()[-1])))
+        except (KeyError, IndexError, ValueError):
             continue
     return out
 

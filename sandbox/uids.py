@@ -13,6 +13,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 
 UID_BASE = int(os.environ.get("RLVR_SANDBOX_UID_BASE", "1900000000"))
 UID_COUNT = int(os.environ.get("RLVR_SANDBOX_UID_COUNT", "4096"))
@@ -126,23 +127,28 @@ def kill_uid(uid: int) -> None:
             os.waitpid(pid, 0)
 
 
-def processes_of_uids(uids: set[int]) -> list[tuple[int, int]]:
-    """(pid, uid) of live, non-zombie processes whose real uid is in ``uids``."""
-    found = []
+def proc_statuses() -> Iterator[tuple[int, dict[str, str]]]:
+    """(pid, fields of /proc/PID/status) of every process that is still there when read."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/status") as f:
-                text = f.read()
-        except OSError:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:  # it exited between the listing and the read
             continue
-        uid = state = None
-        for line in text.splitlines():
-            if line.startswith("Uid:"):
-                uid = int(line.split()[1])
-            elif line.startswith("State:"):
-                state = line.split()[1]
+        yield int(name), fields
+
+
+def processes_of_uids(uids: set[int]) -> list[tuple[int, int]]:
+    """(pid, uid) of live, non-zombie processes whose real uid is in ``uids``."""
+    found = []
+    for pid, fields in proc_statuses():
+        try:
+            uid = int(fields["Uid"].split()[0])
+            state = fields["State"].split()[0]
+        except (KeyError, IndexError, ValueError):
+            continue
         if uid in uids and state != "Z":
-            found.append((int(name), uid))
+            found.append((pid, uid))
     return found
