@@ -214,21 +214,4 @@ class StaticCacheAgent(HFAgent):
             if step % _SYNC_EVERY == _SYNC_EVERY - 1 and not bool(running.any()):
                 break
             logits = decoder.step(chosen)
-        results = []
-        for prompt, row, row_logp, length, eos_id in zip(
-            prompts, tokens.tolist(), logprobs.tolist(), lengths.tolist(), ended_by.tolist()
-        ):
-            sampled = row[:length]
-            text_ids = sampled[:-1] if eos_id >= 0 else sampled
-            results.append(
-                Generation(
-                    text=self.tokenizer.decode(text_ids, skip_special_tokens=True),
-                    prompt_ids=list(prompt),
-                    token_ids=sampled,
-                    logprobs=row_logp[:length],
-                    truncated=eos_id < 0,
-                    finish_reason="stop" if eos_id >= 0 else "length",
-                    stop_reason=eos_id if eos_id >= 0 else None,
-                )
-            )
-        return results
+        return self._generations(prompts, tokens, logprobs, lengths, ended_by, stopped={})

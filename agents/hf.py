@@ -346,6 +346,18 @@ class HFAgent:
             next_positions = next_positions + 1
             step += 1
 
+        return self._generations(prompts, tokens, logprobs, lengths, ended_by, stopped)
+
+    def _generations(
+        self,
+        prompts: Sequence[Sequence[int]],
+        tokens: Any,
+        logprobs: Any,
+        lengths: Any,
+        ended_by: Any,
+        stopped: Mapping[int, str],
+    ) -> list[Generation]:
+        """Generation records from the decode tensors (``ended_by`` is the EOS id, or -1)."""
         token_rows, logp_rows = tokens.tolist(), logprobs.tolist()
         results = []
         for row, (prompt, length, eos_id) in enumerate(
