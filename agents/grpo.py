@@ -60,7 +60,7 @@ from .grpo_support import (
     save_checkpoint,
     seed_everything,
 )
-from .hf import HFAgent, generation_mode
+from .hf import HFAgent, _base_model, generation_mode
 from .rollout import Episode, RolloutRunner, pad_episodes
 
 
@@ -159,8 +159,6 @@ class GRPOConfig:
                 f"batch_size ({self.batch_size}) must be a positive multiple of group_size "
                 f"({self.group_size}): each step samples batch_size / group_size whole groups"
             )
-        if self.baseline == "rloo" and self.group_size < 2:
-            raise ConfigError("baseline='rloo' needs group_size >= 2")
         positive = (
             "steps",
             "max_new_tokens",
@@ -339,20 +337,28 @@ def policy_loss(
 
 def _split_model(model: Any) -> tuple[Any, Any]:
     """The transformer body and the output layer of a causal LM, under a PEFT wrapper or not."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _base_model(model)
     return base.get_decoder(), base.get_output_embeddings()
 
 
 def _chunk_logprobs(
-    hidden: torch.Tensor, targets: torch.Tensor, head: Any, temperature: float, softcap: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    head: Any,
+    temperature: float,
+    softcap: float,
+    with_entropy: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     logits = head(hidden).float()
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap
     logp = torch.log_softmax(logits / temperature, dim=-1)
+    picked = logp.gather(-1, targets[:, None]).squeeze(-1)
+    if not with_entropy:
+        return picked, None
     with torch.no_grad():
         entropy = -(logp.exp() * logp).sum(dim=-1)
-    return logp.gather(-1, targets[:, None]).squeeze(-1), entropy
+    return picked, entropy
 
 
 def completion_logprobs(
@@ -362,13 +368,16 @@ def completion_logprobs(
     temperature: float = 1.0,
     chunk_size: int = 1024,
     checkpoint_chunks: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    with_entropy: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log-probs and entropies of the loss-masked tokens, shaped like ``input_ids`` (0 elsewhere).
 
     The transformer runs once over the sequences; only positions that predict a completion token
     go through the output layer, ``chunk_size`` tokens at a time (with ``checkpoint_chunks`` each
     chunk's logits are recomputed in the backward pass, so one chunk of vocabulary-wide logits is
     alive at a time). Log-probs are ``log_softmax(logits / temperature)``, what the sampler used.
+    Without ``with_entropy`` the entropy (two more vocabulary-wide tensors per chunk) is skipped
+    and returned as None.
     """
     body, head = _split_model(model)
     hidden = body(
@@ -386,18 +395,20 @@ def completion_logprobs(
         args = (states[start : start + chunk_size], targets[start : start + chunk_size], head)
         if checkpoint_chunks and torch.is_grad_enabled():
             logp, entropy = torch.utils.checkpoint.checkpoint(
-                _chunk_logprobs, *args, temperature, softcap, use_reentrant=False
+                _chunk_logprobs, *args, temperature, softcap, with_entropy, use_reentrant=False
             )
         else:
-            logp, entropy = _chunk_logprobs(*args, temperature, softcap)
+            logp, entropy = _chunk_logprobs(*args, temperature, softcap, with_entropy)
         logps.append(logp)
         entropies.append(entropy)
     shape = batch["input_ids"].shape
     flat_logp = torch.cat(logps) if logps else states.new_zeros(0, dtype=torch.float32)
-    flat_entropy = torch.cat(entropies) if entropies else flat_logp.detach()
     pad = torch.zeros(shape[0], 1, device=flat_logp.device, dtype=torch.float32)
     zeros = torch.zeros(shape[0], shape[1] - 1, device=flat_logp.device, dtype=torch.float32)
     logprobs = torch.cat([pad, zeros.masked_scatter(targets_mask, flat_logp)], dim=1)
+    if not with_entropy:
+        return logprobs, None
+    flat_entropy = torch.cat(entropies) if entropies else flat_logp.detach()
     entropy = torch.cat([pad, zeros.masked_scatter(targets_mask, flat_entropy)], dim=1)
     return logprobs, entropy
 
@@ -536,6 +547,7 @@ def _no_grad_logprobs(
                     micro,
                     temperature=config.temperature,
                     chunk_size=config.logprob_chunk_size,
+                    with_entropy=False,
                 )
             out[index, : logprobs.shape[1]] = logprobs
     return out
@@ -652,7 +664,7 @@ def _train(
         if task_ids is None:
             raise ConfigError("a supervised warm-up needs an environment with a task source")
         examples = warmup_examples(
-            probe, task_ids, completion=config.warmup_completion, tokenizer=tokenizer, agent=agent
+            probe, task_ids, completion=config.warmup_completion, agent=agent
         )
         result = supervised_warmup(
             model,

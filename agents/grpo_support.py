@@ -250,7 +250,7 @@ def plot_metrics(records: Sequence[Mapping[str, Any]], path: Path) -> Path | Non
     return path
 
 
-def progress_bar(total: int, initial: int, enabled: bool) -> Any:
+def progress_bar(total: int, initial: int, enabled: bool, desc: str = "GRPO") -> Any:
     """A tqdm bar as a context manager (yielding None when disabled or tqdm is missing)."""
     try:
         from tqdm.auto import tqdm
@@ -258,7 +258,7 @@ def progress_bar(total: int, initial: int, enabled: bool) -> Any:
         enabled = False
     if not enabled:
         return contextlib.nullcontext(None)
-    return tqdm(total=total, initial=initial, desc="GRPO", unit="step", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
 
 
 def append_jsonl(path: Path, record: Mapping[str, Any]) -> None:

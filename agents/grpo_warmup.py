@@ -18,12 +18,15 @@ import torch
 
 from rlvr_envs.prompts import fill_template
 
+from .grpo_support import progress_bar
+from .tokens import encode_text
+
 
 def warmup_examples(
-    env: Any, task_ids: Sequence[str], *, completion: str, tokenizer: Any, agent: Any
+    env: Any, task_ids: Sequence[str], *, completion: str, agent: Any
 ) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, completion ids + EOS) for each task: ``completion`` filled from task fields."""
-    eos = tokenizer.eos_token_id
+    eos = agent.tokenizer.eos_token_id
     if eos is None:
         eos = min(agent.eos_token_ids)
     examples = []
@@ -36,7 +39,7 @@ def warmup_examples(
                 f"task {task_id!r} has no reference solution; use warmup_completion='{{answer}}'"
             )
         text = fill_template(completion, fields)
-        target = list(tokenizer(text, add_special_tokens=False)["input_ids"]) + [int(eos)]
+        target = encode_text(agent.tokenizer, text) + [int(eos)]
         examples.append((agent.encode(observation), target))
     if not examples:
         raise ValueError("no warm-up examples")
@@ -64,55 +67,43 @@ def supervised_warmup(
     losses: list[float] = []
     started = time.perf_counter()
     model.train()
-    bar = _bar(steps, progress)
     cursor = 0
-    for _ in range(steps):
-        picked = []
-        for _ in range(batch_size):
-            if cursor == len(order):
-                order = torch.randperm(len(examples), generator=generator).tolist()
-                cursor = 0
-            picked.append(examples[order[cursor]])
-            cursor += 1
-        width = max(len(p) + len(c) for p, c in picked)
-        ids = torch.full((len(picked), width), pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(picked), width), dtype=torch.long)
-        labels = torch.full((len(picked), width), -100, dtype=torch.long)
-        for row, (prompt, target) in enumerate(picked):
-            sequence = prompt + target
-            ids[row, : len(sequence)] = torch.tensor(sequence)
-            mask[row, : len(sequence)] = 1
-            labels[row, len(prompt) : len(sequence)] = torch.tensor(target)
-        with autocast():
-            loss = model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                labels=labels.to(device),
-                use_cache=False,
-            ).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    if bar is not None:
-        bar.close()
+    with progress_bar(steps, 0, progress, desc="warm-up") as bar:
+        for _ in range(steps):
+            picked = []
+            for _ in range(batch_size):
+                if cursor == len(order):
+                    order = torch.randperm(len(examples), generator=generator).tolist()
+                    cursor = 0
+                picked.append(examples[order[cursor]])
+                cursor += 1
+            width = max(len(p) + len(c) for p, c in picked)
+            ids = torch.full((len(picked), width), pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(picked), width), dtype=torch.long)
+            labels = torch.full((len(picked), width), -100, dtype=torch.long)
+            for row, (prompt, target) in enumerate(picked):
+                sequence = prompt + target
+                ids[row, : len(sequence)] = torch.tensor(sequence)
+                mask[row, : len(sequence)] = 1
+                labels[row, len(prompt) : len(sequence)] = torch.tensor(target)
+            with autocast():
+                loss = model(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    labels=labels.to(device),
+                    use_cache=False,
+                ).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
     return {
         "steps": float(steps),
         "loss_first": losses[0],
         "loss_last": losses[-1],
         "seconds": time.perf_counter() - started,
     }
-
-
-def _bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="warm-up", unit="step", dynamic_ncols=True)

@@ -100,6 +100,10 @@ def test_logprobs_match_a_full_forward_for_any_chunk_size(tiny_path):
             assert torch.allclose(got, expected, atol=1e-5)
             assert (entropy[batch["loss_mask"] == 0] == 0).all()
             assert (entropy[batch["loss_mask"] > 0] > 0).all()
+            bare, none = completion_logprobs(
+                model, batch, temperature=0.7, chunk_size=chunk, with_entropy=False
+            )
+            assert none is None and torch.equal(bare, got)
 
 
 def test_checkpointed_chunks_give_the_same_gradient(tiny_path):
