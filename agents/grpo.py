@@ -59,6 +59,7 @@ from .grpo_support import (
     resolve_precision,
     save_checkpoint,
     seed_everything,
+    write_jsonl,
 )
 from .hf import HFAgent, _base_model, generation_mode
 from .rollout import Episode, RolloutRunner, pad_episodes
@@ -645,7 +646,7 @@ def _train(
     if resuming:
         state = load_checkpoint(checkpoint_dir, model, optimizer, scheduler)
         kept = [line for line in read_jsonl(metrics_path) if line["step"] <= state["step"]]
-        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        write_jsonl(metrics_path, kept)
         log(f"resuming from step {state['step']} ({checkpoint_dir})")
 
     # 3. Supervised warm-up (the icing), then the held-out accuracy before RL.
@@ -900,16 +901,16 @@ def _train(
 
     # 5. The held-out accuracy after RL, the summary, the model, the curves.
     after = None
+    records = read_jsonl(metrics_path)
     if split.num_eval:
         t0 = time.perf_counter()
         after = evaluate(runner, agent, split, config.max_new_tokens, autocast)
         timings["eval_s"] += time.perf_counter() - t0
-        last = read_jsonl(metrics_path)
-        if last and last[-1]["step"] == config.steps:
-            last[-1]["eval_accuracy"] = after["accuracy"]
-            metrics_path.write_text("".join(json.dumps(r) + "\n" for r in last))
+        if records and records[-1]["step"] == config.steps:
+            records[-1]["eval_accuracy"] = after["accuracy"]
         else:
-            append_jsonl(metrics_path, {"step": config.steps, "eval_accuracy": after["accuracy"]})
+            records.append({"step": config.steps, "eval_accuracy": after["accuracy"]})
+        write_jsonl(metrics_path, records)
     if config.save_every:
         save_checkpoint(checkpoint_dir, model, optimizer, scheduler, state, frozen_reference)
     final_dir = out / "model"
@@ -917,7 +918,6 @@ def _train(
         to_save = model.merge_and_unload() if config.lora_r else model
         to_save.save_pretrained(final_dir)
         tokenizer.save_pretrained(final_dir)
-    records = read_jsonl(metrics_path)
     plot = plot_metrics(records, out / "curves.png") if config.plot else None
     summary = {
         "accuracy_before": state.get("accuracy_before"),

@@ -267,6 +267,11 @@ def append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
         handle.write(json.dumps(plain(dict(record))) + "\n")
 
 
+def write_jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Replace a JSONL file with ``records``, one JSON line each."""
+    path.write_text("".join(json.dumps(plain(dict(r))) + "\n" for r in records), encoding="utf-8")
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every line of a JSONL file (none when it does not exist)."""
     if not path.exists():
