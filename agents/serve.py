@@ -17,6 +17,7 @@ Run it: ``python -m agents.serve --model PATH [--port 8000] [--api-key KEY]``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hmac
 import json
 import queue
@@ -97,7 +98,7 @@ class _Batcher:
         params = members[0][1]
         prompts = [p for prompts, _, _ in members for p in prompts]
         try:
-            generations = self.agent.generate_tokens(prompts, **_as_kwargs(params))
+            generations = self.agent.generate_tokens(prompts, **dataclasses.asdict(params))
         except BaseException as exc:  # every waiting request gets the failure
             for _, _, future in members:
                 future.set_exception(exc)
@@ -107,18 +108,6 @@ class _Batcher:
             size = len(member_prompts) * member_params.n
             future.set_result(generations[start : start + size])
             start += size
-
-
-def _as_kwargs(params: SamplingParams) -> dict[str, Any]:
-    return {
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "top_k": params.top_k,
-        "max_new_tokens": params.max_new_tokens,
-        "stop": params.stop,
-        "n": params.n,
-        "seed": params.seed,
-    }
 
 
 class CompletionServer:
