@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from .base import Agent
@@ -64,35 +60,13 @@ def _split_model_url(rest: str) -> tuple[str, str | None]:
 
 
 def _python_agent(spec: str, target: str, kwargs: dict[str, Any]) -> Agent:
+    from rlvr_envs.evaluation.agent_spec import has_act, import_target
+
     from .callable_agent import CallableAgent
 
-    module_name, sep, attr_path = target.rpartition(":")
-    if not sep or not module_name or not attr_path:
-        raise ValueError(f"bad agent spec {spec!r}; expected python:module:function")
-    if module_name.endswith(".py") or os.sep in module_name:
-        path = Path(module_name)
-        if not path.is_file():
-            raise ValueError(f"agent spec {spec!r}: no file {path}")
-        name = f"_rlvr_agent_{abs(hash(str(path.resolve())))}"
-        loader_spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(loader_spec)  # type: ignore[arg-type]
-        sys.modules[name] = module
-        loader_spec.loader.exec_module(module)  # type: ignore[union-attr]
-    else:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ValueError(f"agent spec {spec!r}: cannot import {module_name!r}: {exc}") from exc
-    obj: Any = module
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError as exc:
-            raise ValueError(
-                f"agent spec {spec!r}: {module_name!r} has no attribute {attr_path!r}"
-            ) from exc
-    if callable(getattr(obj, "act", None)) and not isinstance(obj, type):
+    obj = import_target(target)
+    if has_act(obj):
         return obj
     if not callable(obj):
-        raise ValueError(f"agent spec {spec!r}: {attr_path!r} is not callable")
+        raise ValueError(f"agent spec {spec!r}: {target.rpartition(':')[2]!r} is not callable")
     return CallableAgent(obj, **kwargs)

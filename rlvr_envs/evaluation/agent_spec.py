@@ -14,6 +14,7 @@ return ``(text, num_tokens)`` or ``{"text": ..., "num_tokens": ...}`` to report 
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -124,20 +125,20 @@ class FunctionAgent:
         return f"FunctionAgent({self.name})"
 
 
-def _import_target(target: str) -> Any:
-    """``module:attr`` or ``path/to/file.py:attr`` to the named object."""
-    module_name, sep, attr = target.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise AgentSpecError(
-            f"python agent spec must be 'python:module:function', got 'python:{target}'"
-        )
+def import_target(target: str) -> Any:
+    """``module:attr`` or ``path/to/file.py:attr`` to the named object (``attr`` may be dotted)."""
+    module_name, sep, attr_path = target.rpartition(":")
+    if not sep or not module_name or not attr_path:
+        raise AgentSpecError(f"bad agent spec 'python:{target}': expected 'python:module:function'")
     if module_name.endswith(".py") or os.sep in module_name or "/" in module_name:
         path = Path(module_name).expanduser().resolve()
         if not path.is_file():
             raise AgentSpecError(f"python agent file not found: {path}")
-        spec = importlib.util.spec_from_file_location(f"_rlvr_agent_{path.stem}", path)
+        # Named by the whole path, so two agents.py files in different folders both load.
+        name = f"_rlvr_agent_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:12]}"
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.modules[spec.name] = module  # type: ignore[union-attr]
+        sys.modules[name] = module
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     else:
         try:
@@ -146,10 +147,13 @@ def _import_target(target: str) -> Any:
             raise AgentSpecError(
                 f"cannot import module {module_name!r} for agent 'python:{target}': {error}"
             ) from error
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise AgentSpecError(f"module {module_name!r} has no attribute {attr!r}") from None
+    obj: Any = module
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise AgentSpecError(f"module {module_name!r} has no attribute {attr_path!r}") from None
+    return obj
 
 
 def has_act(obj: Any) -> bool:
@@ -165,7 +169,7 @@ def resolve_agent(agent: Any, **kwargs: Any) -> Any:
         return agent
     if isinstance(agent, str):
         if agent.startswith("python:"):
-            return resolve_agent(_import_target(agent[len("python:") :]), **kwargs)
+            return resolve_agent(import_target(agent[len("python:") :]), **kwargs)
         if agent.startswith(("hf:", "openai:")):
             try:
                 from agents import from_spec

@@ -127,3 +127,14 @@ def test_hf_spec_goes_to_agents_from_spec(monkeypatch):
     agent = resolve_agent("hf:/models/tiny", dtype="float32")
     assert isinstance(agent, toy_agents.CountingAgent)
     assert calls == [("hf:/models/tiny", {"dtype": "float32"})]
+
+
+def test_python_specs_from_two_files_with_the_same_name(tmp_path):
+    for folder, word in (("a", "first"), ("b", "second")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "agent.py").write_text(
+            f"class Box:\n    @staticmethod\n    def answer(observation):\n        return {word!r}\n"
+        )
+    first = resolve_agent(f"python:{tmp_path / 'a' / 'agent.py'}:Box.answer")
+    second = resolve_agent(f"python:{tmp_path / 'b' / 'agent.py'}:Box.answer")
+    assert first.act(["q"]) == ["first"] and second.act(["q"]) == ["second"]
