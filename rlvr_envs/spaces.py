@@ -134,8 +134,10 @@ class ChatMessages(Space[list[Message]]):
         for i in range(turns):
             role = "user" if i % 2 == 0 else "assistant"
             messages.append({"role": role, "content": text.sample()})
-        while sum(len(m["content"]) for m in messages) > self.max_length:
-            messages[-1]["content"] = messages[-1]["content"][:-1]
+        budget = self.max_length  # a bound on all contents together: later messages give way
+        for message in messages:
+            message["content"] = message["content"][:budget]
+            budget -= len(message["content"])
         return messages
 
     def contains(self, x: Any) -> bool:

@@ -71,6 +71,15 @@ def test_chat_messages_sample_is_seeded_and_contained():
     assert all(a.contains(s) for s in samples)
 
 
+@pytest.mark.parametrize("max_length", [0, 1, 10, 40])
+def test_chat_messages_sample_fits_a_small_total_length(max_length):
+    space = ChatMessages(max_messages=8, max_length=max_length, seed=0)
+    for _ in range(200):  # used to loop forever once the last message was empty
+        sample = space.sample()
+        assert space.contains(sample)
+        assert sum(len(m["content"]) for m in sample) <= max_length
+
+
 @pytest.mark.parametrize(
     "space, values",
     [(UnicodeText(1000), TEXTS[:4]), (ChatMessages(4, 200), CHATS)],
