@@ -119,16 +119,11 @@ def _off_by_one(code: str, entry_point: str | None) -> str | None:
     return _BUMP + ast.unparse(tree)
 
 
-def code_env(
-    source: TaskSource,
-    template: str,
-    env_kwargs: dict[str, Any],
-    verifier_options: Mapping[str, Any] | None = None,
-) -> TextEnv:
+def code_env(source: TaskSource, template: str, env_kwargs: dict[str, Any]) -> TextEnv:
     """A :class:`TextEnv` with the code verifier, repair feedback and known-wrong answers."""
     env_kwargs.setdefault("perturb", perturb_code)
     env_kwargs.setdefault("feedback", code_feedback)
-    options = dict(verifier_options or {})
+    options = dict(env_kwargs.pop("verifier_options", None) or {})
     for key in ("reward", "sandbox", "timeout_s", "limits"):
         if key in env_kwargs:
             options[key] = env_kwargs.pop(key)

@@ -97,6 +97,22 @@ def test_codeio_from_jsonl(tmp_path, local_box):
         gym.make("rlvr/CodeIO-v0", data_path=bad)
 
 
+def test_verifier_options_reach_the_code_verifier(tmp_path, local_box):
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(
+        '{"id": "sq", "prompt": "Print the square of the integer read.", "solution": "", '
+        '"tests": [{"stdin": "2", "stdout": "4"}, {"stdin": "3", "stdout": "9"}]}\n'
+    )
+    env = gym.make(
+        "rlvr/CodeIO-v0",
+        data_path=path,
+        sandbox=local_box,
+        verifier_options={"reward": "fraction"},
+    )
+    env.reset(options={"task_id": "sq"})
+    assert env.step(fenced("print(4)"))[1] == 0.5  # one of two cases: half the reward
+
+
 def test_multi_turn_repair(local_box):
     env = gym.make("rlvr/CodeIO-v0", max_turns=3, sandbox=local_box)
     obs, _ = env.reset(seed=0)
