@@ -31,10 +31,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from rlvr_envs.verdict import INFRASTRUCTURE_STATUSES
+
 from .base import Generation, Observation, SamplingParams, supports_tokens
 from .tokens import continuation_text, encode_observation, encode_text
 
-_INFRASTRUCTURE = frozenset({"sandbox_error", "error"})
+_INFRASTRUCTURE = frozenset(status.value for status in INFRASTRUCTURE_STATUSES)
 
 
 class RolloutError(RuntimeError):

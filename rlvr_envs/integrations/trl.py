@@ -34,9 +34,10 @@ from typing import Any
 import gymnasium
 
 from ..tasks import Task
+from ..verdict import INFRASTRUCTURE_STATUSES
 
 # Verdict statuses that are faults of the grading machinery, never of the completion.
-INFRASTRUCTURE_FAULTS = frozenset({"error", "sandbox_error"})
+INFRASTRUCTURE_FAULTS = frozenset(status.value for status in INFRASTRUCTURE_STATUSES)
 # Keyword arguments TRL adds beside the dataset columns.
 _TRL_KEYWORDS = frozenset(
     {"prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments"}
@@ -198,7 +199,7 @@ def prompt_dataset(
             tasks = list(source.tasks)[: num_tasks if num_tasks is not None else None]
         rows = []
         for task in tasks:
-            observation, _ = env.reset(options={"task_id": task.id})
+            observation, _ = env.reset(options={"task": task})  # built once, above
             rows.append({"prompt": observation, "task_id": task.id, "answer": task.answer})
     finally:
         env.close()
