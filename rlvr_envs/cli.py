@@ -69,11 +69,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             envs = ", ".join(e.label for e in suite.entries)
             print(f"{suite.name:<14} {suite.description}\n{'':<14} [{envs}]")
         return 0
-    missing = [
-        flag for flag, value in (("--suite", args.suite), ("--agent", args.agent)) if not value
-    ]
-    if missing or not args.output_dir:
-        missing += [] if args.output_dir else ["--output-dir"]
+    required = (("--suite", args.suite), ("--agent", args.agent), ("--output-dir", args.output_dir))
+    missing = [flag for flag, value in required if not value]
+    if missing:
         print(f"rlvr-envs eval: missing {', '.join(missing)}", file=sys.stderr)
         return 2
     sampling = {

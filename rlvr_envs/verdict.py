@@ -7,6 +7,7 @@ pass silently as a wrong answer (or a pass).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from collections.abc import Mapping
@@ -132,9 +133,7 @@ class Verdict:
 
     def replace(self, **changes: Any) -> Verdict:
         """Return a copy with some fields changed."""
-        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        values.update(changes)
-        return Verdict(**values)
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (JSON-serialisable), as stored in ``info["verdict"]``."""
