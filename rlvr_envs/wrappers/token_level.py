@@ -223,9 +223,11 @@ class TokenLevel(gym.Wrapper, gym.utils.RecordConstructorArgs):
         finished = token == self.codec.eos_token_id
         if not finished:
             self._generated.append(token)
-        prefix = self.codec.decode(self._generated)
+        ending = finished or len(self._generated) >= self.max_new_tokens
+        # Decoding the whole prefix costs O(length) per token: only when something reads it.
+        prefix = self.codec.decode(self._generated) if self.shaping or ending else ""
         reward = float(self.shaping(prefix, token)) if self.shaping else 0.0
-        if not finished and len(self._generated) < self.max_new_tokens:
+        if not ending:
             return self._observation(), reward, False, False, {}
 
         completion = prefix
