@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlvr_envs.tasks import take_tasks
+
 from .hf import HFAgent
 from .rollout import RolloutRunner
 
@@ -87,10 +89,7 @@ class TaskSplit:
             if source.num_tasks is None and callable(getattr(source, "sample", None)):
                 self.mode = "procedural"
                 if eval_tasks:
-                    take = getattr(source, "take", None)
-                    rng = np.random.default_rng(eval_seed)
-                    tasks = take(eval_tasks, seed=eval_seed) if take else None
-                    tasks = tasks or [source.sample(rng) for _ in range(eval_tasks)]
+                    tasks = take_tasks(source, eval_tasks, seed=eval_seed)
                     self.eval_ids = [t.id for t in tasks]
             elif getattr(source, "tasks", None) is not None:
                 self.mode = "dataset"

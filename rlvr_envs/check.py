@@ -18,7 +18,7 @@ import numpy as np
 
 from .env import TextEnv
 from .registry import list_envs
-from .tasks import DatasetSource, Task
+from .tasks import DatasetSource, Task, take_tasks
 
 
 @dataclass
@@ -56,8 +56,7 @@ def _tasks(env: TextEnv, limit: int | None, seed: int) -> list[Task]:
     source = env.source
     if isinstance(source, DatasetSource):
         return source.tasks if limit is None else source.tasks[:limit]
-    rng = np.random.default_rng(seed)
-    return [source.sample(rng) for _ in range(limit or 200)]
+    return take_tasks(source, limit or 200, seed=seed)
 
 
 def check_environment(

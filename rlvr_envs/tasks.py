@@ -159,8 +159,13 @@ class ProceduralSource:
 
     def take(self, n: int, *, seed: int = 0) -> list[Task]:
         """``n`` tasks from a fixed seed, e.g. a held-out evaluation set."""
-        rng = np.random.default_rng(seed)
-        return [self.sample(rng) for _ in range(n)]
+        return take_tasks(self, n, seed=seed)
+
+
+def take_tasks(source: TaskSource, n: int, *, seed: int = 0) -> list[Task]:
+    """``n`` tasks sampled from any source with a generator seeded by ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [source.sample(rng) for _ in range(n)]
 
 
 def tasks_from_rows(
