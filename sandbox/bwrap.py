@@ -47,15 +47,13 @@ ETC_FILES = (
 
 
 @functools.lru_cache(maxsize=4)
-def _bwrap_features(bwrap: str) -> tuple[str, frozenset[str]]:
-    """bubblewrap's version and the options its --help lists."""
+def _bwrap_options(bwrap: str) -> frozenset[str]:
+    """The options bubblewrap's --help lists (older versions lack some)."""
     out = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10)
-    opts = frozenset(w for w in out.stdout.split() if w.startswith("--"))
-    ver = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10)
-    return ver.stdout.strip(), opts
+    return frozenset(w for w in out.stdout.split() if w.startswith("--"))
 
 
-def _probe(bwrap: str, args: list[str], privileged: bool) -> str | None:
+def _probe(bwrap: str, args: list[str]) -> str | None:
     """Run ``true`` the way workers will run; None if it works, else bwrap's complaint."""
     try:
         out = subprocess.run(
@@ -185,7 +183,7 @@ def _build_args(
     tmp_bytes: int,
     extra_binds: tuple[str, ...],
 ) -> list[str]:
-    _, opts = _bwrap_features(bwrap)
+    opts = _bwrap_options(bwrap)
     args = [
         "--unshare-ipc",
         "--unshare-pid",
@@ -244,7 +242,7 @@ def _cached_probe(bwrap: str, python: str, as_root: bool) -> str | None:
         args = _build_args(bwrap, python, as_root, False, 16 * MIB, ())
     except Exception as exc:  # e.g. the interpreter cannot be described
         return f"cannot prepare the sandbox: {exc}"
-    problem = _probe(bwrap, args, as_root)
+    problem = _probe(bwrap, args)
     if problem:
         return f"bubblewrap cannot create its namespaces here: {problem}"
     return None
