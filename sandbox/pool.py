@@ -46,7 +46,6 @@ JOB_ENV = {
     "LC_ALL": "C.UTF-8",
     "PYTHONIOENCODING": "utf-8",
     "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONUNBUFFERED": "",
 }
 # The worker interpreter's own environment (jobs get JOB_ENV plus their additions).
 WORKER_ENV = {
@@ -56,7 +55,6 @@ WORKER_ENV = {
     "PYTHONHASHSEED": "0",
     "MALLOC_ARENA_MAX": "2",  # threads then add little address space under RLIMIT_AS
 }
-JOB_ENV = {k: v for k, v in JOB_ENV.items() if v}
 
 ANSWER_GRACE_S = 15.0  # beyond the job's wall limit, before a silent worker is declared dead
 START_TIMEOUT_S = 60.0
@@ -132,10 +130,8 @@ class ProcessChannel(Channel):
         self._stderr_tail = b""
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self._in, view) :]
+            _zygote._write_all(self._in, data)
         except OSError as exc:
             raise WorkerDied(f"worker input closed ({exc.strerror})") from None
 
@@ -389,7 +385,8 @@ class ZygoteSandbox(Sandbox):
             log.debug("%s worker %d started: %s", self.name, slot.index, worker.info)
         return slot.worker
 
-    def _stop_worker(self, worker: Worker) -> None:
+    @staticmethod
+    def _stop_worker(worker: Worker) -> None:
         worker.channel.kill()
         if worker.uid is not None:
             kill_uid(worker.uid)
@@ -578,9 +575,7 @@ class ZygoteSandbox(Sandbox):
         for slot in slots:
             worker, slot.worker = slot.worker, None
             if worker is not None:
-                worker.channel.kill()
-                if worker.uid is not None:
-                    kill_uid(worker.uid)
+                ZygoteSandbox._stop_worker(worker)
             if slot.lease is not None:
                 slot.lease.release()
                 slot.lease = None
