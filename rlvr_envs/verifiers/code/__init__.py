@@ -94,9 +94,7 @@ def _limits(limits: Any, timeout_s: float | None) -> Any:
     if limits is None:
         limits = sandbox_package.Limits()
     if timeout_s is not None:
-        from dataclasses import replace
-
-        limits = replace(limits, wall_time_s=timeout_s)
+        limits = limits.replace(wall_time_s=timeout_s)
     return limits
 
 
@@ -108,13 +106,13 @@ _EXEC_STATUS = {
 }
 
 
-def _failure_from_exec(result: Any) -> Verdict | None:
+def _failure_from_exec(result: Any, summary: dict[str, Any] | None = None) -> Verdict | None:
     """A verdict for a job that hit a limit or broke the sandbox, else None."""
     status = _EXEC_STATUS.get(getattr(result.status, "value", str(result.status)))
     if status is None:
         return None
     detail = result.detail or status.value.replace("_", " ")
-    return Verdict.make(status, detail, details={"exec": _exec_summary(result)})
+    return Verdict.make(status, detail, details={"exec": summary or _exec_summary(result)})
 
 
 def _exec_summary(result: Any) -> dict[str, Any]:
@@ -161,7 +159,7 @@ def _run_calls(
         limits=limits,
     )
     summary = _exec_summary(result)
-    failure = _failure_from_exec(result)
+    failure = _failure_from_exec(result, summary)
     if failure is not None:
         return None, failure, summary
     header, records, done = _parse_records(result.stdout_text)

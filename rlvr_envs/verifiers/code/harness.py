@@ -312,7 +312,6 @@ class TestProgram:
         *,
         entry_point: str | None = None,
         setup: str | None = None,
-        check_function: str | None = None,
         solution: str | None = None,
     ) -> None:
         try:
@@ -329,7 +328,7 @@ class TestProgram:
         self.assert_count = rewriter.count
         self.entry_point = entry_point
         defines_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
-        self.check_function = check_function or ("check" if defines_check and entry_point else None)
+        self.check_function = "check" if defines_check and entry_point else None
         builtin_names = set(dir(builtins))
         loaded = {
             n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
