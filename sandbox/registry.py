@@ -23,14 +23,16 @@ AUTO_ORDER = ("docker", "bwrap", "local")  # strongest isolation first
 COMMON_OPTIONS = {"workers", "limits", "allow_network", "disk_mb", "preload"}
 
 _shared: dict[tuple[str, str], Sandbox] = {}
-_auto_choice: dict[int, str] = {}  # pid -> the backend "auto" resolved to in that process
-_shared_pid = os.getpid()
+_auto_choice: str | None = None  # the backend "auto" resolved to in this process
 _lock = threading.Lock()
 
 
 def _reset_after_fork() -> None:
-    global _lock
+    # A forked child owns none of its parent's worker pools and probes the backends afresh.
+    global _lock, _auto_choice
     _lock = threading.Lock()  # another thread may have held it at the fork
+    _shared.clear()
+    _auto_choice = None
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -49,6 +51,7 @@ def available_backends(**options: Any) -> dict[str, str | None]:
 
 def resolve_backend(name: str = "auto") -> str:
     """The backend ``name`` stands for ("auto": $RLVR_SANDBOX_BACKEND, else the strongest)."""
+    global _auto_choice
     if name == "auto":
         forced = os.environ.get("RLVR_SANDBOX_BACKEND", "").strip()
         if forced and forced != "auto":
@@ -56,15 +59,14 @@ def resolve_backend(name: str = "auto") -> str:
         else:
             # Probing (a Docker ping, a bwrap trial run) costs milliseconds; callers such as the
             # code verifier ask for "auto" once per job, so probe once per process.
-            chosen = _auto_choice.get(os.getpid())
-            if chosen is not None:
-                return chosen
+            if _auto_choice is not None:
+                return _auto_choice
             reasons = []
             for candidate in AUTO_ORDER:
                 why = BACKENDS[candidate].unavailable_reason()
                 if why is None:
                     log.info("sandbox: auto picked the %s backend", candidate)
-                    _auto_choice[os.getpid()] = candidate
+                    _auto_choice = candidate
                     return candidate
                 reasons.append(f"{candidate}: {why}")
             raise BackendUnavailable("no sandbox backend can run here: " + "; ".join(reasons))
@@ -98,11 +100,7 @@ def get_sandbox(name: str = "auto", *, shared: bool = True, **options: Any) -> S
     if not shared:
         return BACKENDS[name](**options)
     key = (name, repr(sorted(options.items())))
-    global _shared_pid
     with _lock:
-        if _shared_pid != os.getpid():  # a forked child: the parent's pools are not ours
-            _shared.clear()
-            _shared_pid = os.getpid()
         box = _shared.get(key)
         if box is None or getattr(box, "_closed", False):
             box = BACKENDS[name](**options)
@@ -112,9 +110,10 @@ def get_sandbox(name: str = "auto", *, shared: bool = True, **options: Any) -> S
 
 def close_shared() -> None:
     """Close every shared sandbox of this process."""
+    global _auto_choice
     with _lock:
-        boxes = list(_shared.values()) if _shared_pid == os.getpid() else []
+        boxes = list(_shared.values())
         _shared.clear()
-        _auto_choice.clear()
+        _auto_choice = None
     for box in boxes:
         box.close()
