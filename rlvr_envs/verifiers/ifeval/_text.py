@@ -39,11 +39,6 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def words(text: str) -> list[str]:
-    """The words of ``text`` (see :data:`WORD`)."""
-    return WORD.findall(text)
-
-
 def count_words(text: str) -> int:
     """Number of words in ``text``."""
     return sum(1 for _ in WORD.finditer(text))

@@ -174,7 +174,6 @@ def _last_match_sentence(pattern: re.Pattern[str], text: str, method: str) -> Ex
 
 
 _FINAL_ANSWER = re.compile(r"final\s+answer\s*(?:is|:|=)", re.IGNORECASE)
-_HASH = re.compile(r"####")
 _ANSWER_LINE = re.compile(r"^[ \t*#>_]*answer[ \t*_]*:[ \t*_]*", re.IGNORECASE | re.MULTILINE)
 _ANSWER_IS = re.compile(
     r"\banswer\s*(?:is|=|would\s+be|should\s+be|will\s+be|must\s+be)\s*:?", re.IGNORECASE

@@ -64,7 +64,3 @@ class Deadline:
         self._count += 1
         if not self._count & 63 and time.perf_counter() > self.end:
             raise VerifyTimeout
-
-    def remaining(self) -> float:
-        """Seconds left (may be negative)."""
-        return self.end - time.perf_counter()
