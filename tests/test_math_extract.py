@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rlvr_envs.verifiers.math import MathVerifier
 from rlvr_envs.verifiers.math.extract import (
     extract_answer,
     extract_answer_is,
@@ -93,6 +94,8 @@ def test_priority_order_and_thinking():
     assert extract_answer(r"<think>\boxed{1}</think> no", ("boxed",), thinking=False).answer == "1"
     with pytest.raises(ValueError, match="unknown extraction rule"):
         extract_answer("x", ("nope",))
+    with pytest.raises(ValueError, match="unknown extraction rule"):  # at construction
+        MathVerifier(extraction=["boxed", "nope"])
 
 
 def test_extraction_is_linear_on_hostile_text():

@@ -250,13 +250,18 @@ def strip_thinking(text: str) -> str:
     return text[position + len("</think>") :] if position != -1 else text
 
 
+def check_priority(priority: Sequence[str]) -> None:
+    """Raise ValueError naming the rules in ``priority`` that are not extraction rules."""
+    unknown = [name for name in priority if name not in EXTRACTORS]
+    if unknown:
+        raise ValueError(f"unknown extraction rule(s) {unknown}; known: {sorted(EXTRACTORS)}")
+
+
 def extract_answer(
     text: str, priority: Sequence[str] = DEFAULT_PRIORITY, *, thinking: bool = True
 ) -> Extraction | None:
     """The answer found by the first rule in ``priority`` that finds one, else None."""
-    unknown = [name for name in priority if name not in EXTRACTORS]
-    if unknown:
-        raise ValueError(f"unknown extraction rule(s) {unknown}; known: {sorted(EXTRACTORS)}")
+    check_priority(priority)
     if thinking:
         text = strip_thinking(text)
     for name in priority:

@@ -11,7 +11,7 @@ from typing import Any
 from ...verdict import Status, Verdict
 from .compare import Comparer, Form, answer_form, canonical
 from .evaluate import Evaluator
-from .extract import DEFAULT_PRIORITY, EXTRACTORS, Extraction, extract_answer
+from .extract import DEFAULT_PRIORITY, Extraction, check_priority, extract_answer
 from .limits import DEFAULT_LIMITS, Deadline, Limits, TooLarge, VerifyTimeout
 from .normalize import choice_letter, is_textual, normalize_answer, normalize_text
 from .parse import ParseError, parse_answer
@@ -37,9 +37,7 @@ def resolve_options(options: dict[str, Any]) -> tuple[Limits, tuple[str, ...], b
     if not limits.timeout_s > 0:
         raise ValueError(f"timeout_s must be positive, got {limits.timeout_s!r}")
     priority = tuple(options.get("extraction") or DEFAULT_PRIORITY)
-    unknown_rules = [rule for rule in priority if rule not in EXTRACTORS]
-    if unknown_rules:
-        raise ValueError(f"unknown extraction rule(s) {unknown_rules}; known: {sorted(EXTRACTORS)}")
+    check_priority(priority)
     if options.get("last_number") and "last_number" not in priority:
         priority += ("last_number",)
     return limits, priority, bool(options.get("thinking", True))
