@@ -103,23 +103,37 @@ _ROW = "\ue000"  # placeholder for the matrix row separator while single-backsla
 _WRAPPER = re.compile(r"\\(?:boxed|fbox|framebox)\s*\{")
 
 
+def closing_brace(text: str, position: int) -> int | None:
+    """Index of the ``}`` closing a group opened just before ``position`` (None: unbalanced).
+
+    A backslash escapes the next character, so ``\\{`` and ``\\}`` do not count.
+    """
+    depth = 1
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return position
+        position += 1
+    return None
+
+
 def _unwrap_command(text: str, pattern: re.Pattern[str]) -> str:
     """Replace ``\\cmd{content}`` by ``content`` for every match of ``pattern`` (which ends at ``{``)."""
     for _ in range(50):
         match = pattern.search(text)
         if match is None:
             return text
-        depth, position = 1, match.end()
-        while position < len(text) and depth:
-            char = text[position]
-            if char == "\\":
-                position += 2
-                continue
-            depth += {"{": 1, "}": -1}.get(char, 0)
-            position += 1
-        if depth:  # unbalanced: drop the command, keep the rest
+        close = closing_brace(text, match.end())
+        if close is None:  # unbalanced: drop the command, keep the rest
             return text[: match.start()] + text[match.end() :]
-        text = text[: match.start()] + text[match.end() : position - 1] + text[position:]
+        text = text[: match.start()] + text[match.end() : close] + text[close + 1 :]
     return text
 
 

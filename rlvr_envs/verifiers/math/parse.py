@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Any
 
 from .limits import Deadline, Limits, TooLarge
+from .normalize import closing_brace
 
 Node = tuple[Any, ...]
 
@@ -125,20 +126,10 @@ def _read_group(text: str, position: int) -> tuple[str, int]:
         position += 1
     if position >= len(text) or text[position] != "{":
         raise ParseError("expected '{'")
-    depth, start = 0, position
-    while position < len(text):
-        char = text[position]
-        if char == "\\":
-            position += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : position], position + 1
-        position += 1
-    raise ParseError("unbalanced braces")
+    close = closing_brace(text, position + 1)
+    if close is None:
+        raise ParseError("unbalanced braces")
+    return text[position + 1 : close], close + 1
 
 
 def tokenize(text: str, limits: Limits, deadline: Deadline) -> list[tuple[str, Any]]:
