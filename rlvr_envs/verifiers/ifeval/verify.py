@@ -80,6 +80,13 @@ def parse_instruction_list(
     return [parse_arguments(iid, kw, prompt) for iid, kw in pairs]
 
 
+def _check_mode(mode: str, reward: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if reward not in REWARDS:
+        raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+
+
 def verify(
     response: str,
     instruction_id_list: Sequence[str],
@@ -96,10 +103,7 @@ def verify(
     """
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if reward not in REWARDS:
-        raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+    _check_mode(mode, reward)
     candidates = [response] if mode == "strict" else loose_variants(response)
     candidates = [text for text in candidates if text.strip()]
     try:
@@ -166,10 +170,7 @@ class IFEvalVerifier:
     """``verifier(completion, task)`` over a task whose answer lists IFEval instructions."""
 
     def __init__(self, *, mode: str = "strict", reward: str = "prompt") -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
+        _check_mode(mode, reward)
         self.mode = mode
         self.reward = reward
 
