@@ -174,7 +174,7 @@ def tokenize(text: str, limits: Limits, deadline: Deadline) -> list[tuple[str, A
             else:
                 tokens.extend(("id", letter) for letter in value)
         elif kind == "op":
-            tokens.append(("op", "==" if value == "==" else value))
+            tokens.append(("op", value))
         else:
             name = value[1:]
             if name in _TEXT_COMMANDS:
@@ -594,9 +594,7 @@ class Parser:
             closer = self.advance()
             if closer[0] != "op" or closer[1] not in (")", "]"):
                 raise ParseError("unclosed bracket")
-            if len(items) == 1 and opener == "(" and closer[1] == ")":
-                return self.node("group", items[0])
-            if len(items) == 1 and opener == "[" and closer[1] == "]":
+            if len(items) == 1 and opener + closer[1] in ("()", "[]"):
                 return self.node("group", items[0])
             return self.node("bracket", opener, closer[1], tuple(items))
         if opener == "{":
