@@ -53,23 +53,56 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...tasks import Task
+from ...verdict import Verdict
 from .. import AnswerVerifier
 from .batch import verify_batch
-from .extract import DEFAULT_PRIORITY, Extraction, extract_answer
+from .extract import (
+    DEFAULT_PRIORITY,
+    LENIENT_PRIORITY,
+    MODES,
+    STRICT_PRIORITY,
+    Extraction,
+    extract_answer,
+)
+from .forms import ANSWER_FORMS
 from .grader import OPTIONS, judge, resolve_options, verify
 from .limits import DEFAULT_LIMITS, Limits
 from .normalize import normalize_answer
 
 
-def MathVerifier(**options: Any) -> AnswerVerifier:  # noqa: N802 - a factory named like the class it makes
-    """An environment-side verifier ``(completion, task) -> Verdict`` checking ``task.answer``."""
+class MathAnswerVerifier(AnswerVerifier):
+    """:func:`verify` against ``task.answer``; with ``reject_echo``, the prompt is the question."""
+
+    def __init__(self, *, reject_echo: bool = False, **options: Any) -> None:
+        super().__init__(verify, "math", **options)
+        self.reject_echo = reject_echo
+
+    def __call__(self, completion: str, task: Task) -> Verdict:
+        if self.reject_echo:
+            return verify(completion, task.answer, question=task.prompt, **self.options)
+        return verify(completion, task.answer, **self.options)
+
+
+def MathVerifier(**options: Any) -> MathAnswerVerifier:  # noqa: N802 - a factory named like the class it makes
+    """An environment-side verifier ``(completion, task) -> Verdict`` checking ``task.answer``.
+
+    Takes :func:`verify`'s options, plus ``reject_echo``: pass the task's prompt as ``question``,
+    so an answer that restates one of its expressions is ``wrong_form``.
+    """
+    reject_echo = bool(options.pop("reject_echo", False))
     resolve_options(options)  # reject bad options now, not at the first step
-    return AnswerVerifier(verify, "math", **options)
+    return MathAnswerVerifier(reject_echo=reject_echo, **options)
 
 
 __all__ = [
+    "ANSWER_FORMS",
     "DEFAULT_LIMITS",
     "DEFAULT_PRIORITY",
+    "LENIENT_PRIORITY",
+    "MODES",
+    "STRICT_PRIORITY",
+    "MathAnswerVerifier",
     "OPTIONS",
     "Extraction",
     "Limits",
