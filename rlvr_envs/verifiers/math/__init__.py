@@ -66,7 +66,7 @@ from .extract import (
     extract_answer,
 )
 from .forms import ANSWER_FORMS
-from .grader import OPTIONS, judge, resolve_options, verify
+from .grader import OPTIONS, answers_equivalent, judge, resolve_options, restates_answer, verify
 from .limits import DEFAULT_LIMITS, Limits
 from .normalize import normalize_answer
 
@@ -107,9 +107,11 @@ __all__ = [
     "Extraction",
     "Limits",
     "MathVerifier",
+    "answers_equivalent",
     "extract_answer",
     "judge",
     "normalize_answer",
+    "restates_answer",
     "verify",
     "verify_batch",
 ]

@@ -779,9 +779,13 @@ def _renamed_argument(gold_label: Node, label: Node, value: Form) -> Form | None
     expected, given = _function_label(gold_label), _function_label(label)
     if expected is None or given is None or expected[0] != given[0]:
         return None
-    if given[1] in free_symbols(gold_label) - {expected[1]}:
-        return None
+    if expected[1] != given[1] and expected[1] in _form_symbols(value):
+        return None  # "f(t) = 2x": not f(x) = 2x with a renamed argument
     return _rename(value, given[1], expected[1])
+
+
+def _form_symbols(form: Any) -> frozenset[str]:
+    return frozenset(n[1] for n in _walk(form) if n[0] == "sym")
 
 
 def _vector(form: Form) -> tuple[Form, ...]:

@@ -5,7 +5,8 @@ answer; a policy rewarded for it learns to copy instead of compute. So a task ca
 
 - ``"any"``: every way of writing the value counts (Math-Verify's behaviour);
 - ``"number"``: an integer, decimal or fraction literal (``-3``, ``0.5``, ``\\frac{7}{2}``,
-  ``2\\frac{1}{2}``, ``25\\%``, ``1.5 \\times 10^{3}``), with no operation left to do;
+  ``2\\frac{1}{2}``, ``25\\%``, ``1.5 \\times 10^{3}``), with no operation left to do: a
+  fraction is in lowest terms (``32/8`` is the question "What is 32 / 8?" again);
 - ``"simplified"``: no operation left that evaluates to a literal (``2+3``, ``\\sqrt{4}``,
   ``\\frac{6}{4}``), no like terms left to collect (``3x + 2x``) and, unless the gold answer itself
   keeps one, no product or power of a sum left to expand (``(x+1)(x-2)``).
@@ -168,7 +169,7 @@ def form_problem(response: Form, gold: Form, answer_form: str, evaluator: Evalua
     nodes = list(answer_nodes(response))
     if answer_form == "number":
         for node in nodes:
-            if not is_number_literal(node):
+            if not is_number_literal(node, reduced=True):
                 return "unevaluated expression: the task asks for a number"
         return None
     expand = not any(_left_to_expand(node) for node in answer_nodes(gold))
@@ -180,14 +181,13 @@ def form_problem(response: Form, gold: Form, answer_form: str, evaluator: Evalua
 
 
 def echoed_span(response: Form, gold: Form, question_forms: list[Form]) -> bool:
-    """True when the response restates an expression of the question that the gold does not."""
+    """True when the response restates an expression of the question that the gold does not
+    ("Write $\\frac{3}{20}$ as a decimal" answered ``\\frac{3}{20}``); a value the question
+    states (``$x = 3$``) is data, not an expression to compute, and is never an echo."""
     gold_key = canonical(gold)
     keys = {canonical(response)} | {canonical(("scalar", n, False)) for n in answer_nodes(response)}
     for form in question_forms:
         key = canonical(form)
-        nodes = list(answer_nodes(form))
-        if key == gold_key or all(is_number_literal(n) for n in nodes):
-            continue  # a number given in the question, or the answer itself
-        if key in keys:
+        if form[0] != "assign" and key != gold_key and key in keys:
             return True
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Sequence
@@ -151,6 +152,44 @@ def parse_form(text: str, limits: Limits, deadline: Deadline) -> Form:
     if isinstance(cached, Exception):
         raise cached
     return cached
+
+
+def restates_answer(text: str, gold: str) -> bool:
+    """True when ``text`` writes the same answer as ``gold`` (same normalised text or the same
+    parsed structure, ``1/2`` and ``\\frac{1}{2}``), not merely one with the same value."""
+    written, expected = normalize_answer(text), normalize_answer(gold)
+    if written == expected:
+        return True
+    deadline = Deadline(DEFAULT_LIMITS.timeout_s)
+    try:
+        return canonical(parse_form(written, DEFAULT_LIMITS, deadline)) == canonical(
+            parse_form(expected, DEFAULT_LIMITS, deadline)
+        )
+    except (ParseError, TooLarge, VerifyTimeout, RecursionError):
+        return False
+
+
+EQUIVALENCE_MAX_CHARS = 200  # longer answers vote only with identical ones
+_EQUIVALENCE_LIMITS = replace(DEFAULT_LIMITS, timeout_s=0.5)
+
+
+@functools.lru_cache(maxsize=8192)  # a vote over k samples compares the same pairs for every k
+def answers_equivalent(a: str, b: str) -> bool:
+    """Whether two extracted answers are the same answer by the verifier's own comparison, with
+    either one taken as the gold (exact values, any form): ``\\frac{1}{2}`` and ``0.5`` are; how
+    majority votes group answers."""
+    if a == b:
+        return True
+    if max(len(a), len(b)) > EQUIVALENCE_MAX_CHARS:
+        return False
+    for gold, answer in ((a, b), (b, a)):
+        try:
+            status, _ = judge(answer, gold, _EQUIVALENCE_LIMITS, Deadline(0.5))
+        except (VerifyTimeout, RecursionError):
+            continue
+        if status is Status.CORRECT:
+            return True
+    return False
 
 
 def _verdict(status: Status, reason: str, started: float, **fields: Any) -> Verdict:

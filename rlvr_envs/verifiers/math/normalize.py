@@ -163,7 +163,7 @@ _SQRT_DIGIT = re.compile(r"\\sqrt\s*(\d)")
 _TEX_THOUSANDS = re.compile(
     r"(?<![\d.])\d{1,3}(?: ?(?:,\\!\s*|\{\s*,\s*\}|\\[,;! ]|,\s*\\!|\u2009)\d{3})+(?![\d])"
 )
-_COMMA_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+_COMMA_THOUSANDS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(?:,\d{3})+(?![\d,])")  # not "0,111"
 _SPACED_NUMBER = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # "1 000 000", alone
 _DEGREES = re.compile(
     r"\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*o\s*\}|\^o(?![a-zA-Z]))"
