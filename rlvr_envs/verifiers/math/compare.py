@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -66,7 +67,8 @@ _FLOAT_POINTS = [[complex(float(v)) for v in row] for row in _POINTS]
 # --- node utilities -----------------------------------------------------------------------------
 
 
-def _walk(node: Any):
+def walk(node: Any) -> Iterator[Node]:
+    """Every node in ``node`` (a node, a form, or a tuple of them), parents first."""
     stack = [node]
     while stack:
         current = stack.pop()
@@ -80,17 +82,17 @@ def _walk(node: Any):
 
 def free_symbols(node: Node) -> frozenset[str]:
     """Names of the variables in ``node``."""
-    return frozenset(n[1] for n in _walk(node) if n[0] == "sym")
+    return frozenset(n[1] for n in walk(node) if n[0] == "sym")
 
 
 def has_decimal(node: Node) -> bool:
     """True when ``node`` contains a decimal literal such as ``3.14``."""
-    return any(n[0] == "num" and n[2] for n in _walk(node))
+    return any(n[0] == "num" and n[2] for n in walk(node))
 
 
 def has_imaginary(node: Node) -> bool:
     """True when ``node`` uses the imaginary unit."""
-    return any(n[0] == "const" and n[1] == "i" for n in _walk(node))
+    return any(n[0] == "const" and n[1] == "i" for n in walk(node))
 
 
 def canonical(node: Any) -> Any:
@@ -161,7 +163,7 @@ def _expand_pm(node: Any, budget: list[int]) -> list[Any]:
         if budget[0] < 0:
             raise TooLarge("too many \\pm combinations")
         return variants
-    if not any(n[0] == "pm" for n in _walk(node)):
+    if not any(n[0] == "pm" for n in walk(node)):
         return [node]
     options = [_expand_pm(item, budget) for item in node[1:]]
     return [(node[0], *choice) for choice in itertools.product(*options)]
@@ -377,14 +379,14 @@ def form_of(node: Node, evaluator: Evaluator | None = None) -> Form:
         )
     if kind == "text":
         return ("text", normalize_text(node[1]))
-    if kind == "pm" or any(n[0] == "pm" for n in _walk(node)):
+    if kind == "pm" or any(n[0] == "pm" for n in walk(node)):
         variants = _expand_pm(node, [_MAX_PM_VARIANTS])
         return ("multi", tuple(form_of(v, evaluator) for v in variants), False)
     if kind == "percent":
         return ("scalar", node[1], True)
     if kind == "degree":
         return ("scalar", node[1], False)
-    if kind in ("add", "mul", "neg") and any(n[0] == "matrix" for n in _walk(node)):
+    if kind in ("add", "mul", "neg") and any(n[0] == "matrix" for n in walk(node)):
         rows = _matrix_value(node)
         if rows is not None:
             return ("matrix", tuple(tuple(("scalar", c, False) for c in row) for row in rows))
@@ -435,9 +437,9 @@ def _matrix_value(node: Node) -> tuple[tuple[Node, ...], ...] | None:
     result: tuple[tuple[Node, ...], ...] | None = None
     scale: list[Node] = []
     for factor in node[1]:
-        rows = _matrix_value(factor) if any(n[0] == "matrix" for n in _walk(factor)) else None
+        rows = _matrix_value(factor) if any(n[0] == "matrix" for n in walk(factor)) else None
         if rows is None:
-            if any(n[0] == "matrix" for n in _walk(factor)):
+            if any(n[0] == "matrix" for n in walk(factor)):
                 return None
             scale.append(factor)
         elif result is None:
@@ -779,13 +781,10 @@ def _renamed_argument(gold_label: Node, label: Node, value: Form) -> Form | None
     expected, given = _function_label(gold_label), _function_label(label)
     if expected is None or given is None or expected[0] != given[0]:
         return None
-    if expected[1] != given[1] and expected[1] in _form_symbols(value):
+    if expected[1] != given[1] and expected[1] in free_symbols(value):
         return None  # "f(t) = 2x": not f(x) = 2x with a renamed argument
     return _rename(value, given[1], expected[1])
 
-
-def _form_symbols(form: Any) -> frozenset[str]:
-    return frozenset(n[1] for n in _walk(form) if n[0] == "sym")
 
 
 def _vector(form: Form) -> tuple[Form, ...]:

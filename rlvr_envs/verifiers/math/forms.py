@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 
-from .compare import Form, canonical, free_symbols
+from .compare import Form, canonical, free_symbols, walk
 from .evaluate import Evaluator
 from .limits import NotExact, TooLarge, Undefined
 from .parse import Node
@@ -102,20 +102,6 @@ def _unsigned(node: Node) -> Node:
     return node
 
 
-def _walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        for item in current[1:]:
-            if isinstance(item, tuple) and item and isinstance(item[0], str):
-                stack.append(item)
-            elif isinstance(item, tuple):
-                stack.extend(
-                    i for i in item if isinstance(i, tuple) and i and isinstance(i[0], str)
-                )
-
-
 def _rational(node: Node, evaluator: Evaluator) -> bool:
     """True when ``node`` has no variables and an exact rational value."""
     if free_symbols(node):
@@ -133,7 +119,7 @@ def _has_sum(node: Node) -> bool:
 
 def _left_to_expand(node: Node) -> bool:
     """A product with a sum among its factors, or an integer power of a sum."""
-    for sub in _walk(node):
+    for sub in walk(node):
         if sub[0] == "mul" and any(_has_sum(factor) for factor in sub[1]):
             return True
         if sub[0] == "pow" and _has_sum(sub[1]) and _signed(sub[2], _integer):
@@ -149,7 +135,7 @@ def _monomial(term: Node, evaluator: Evaluator) -> tuple:
 
 
 def _not_simplified(node: Node, evaluator: Evaluator, expand: bool) -> str | None:
-    for sub in _walk(node):
+    for sub in walk(node):
         if sub[0] not in ("num", "sym", "const") and not is_number_literal(sub, reduced=True):
             if _rational(sub, evaluator) and not _signed(sub, lambda n: n[0] == "num"):
                 return "an operation left that evaluates to a number"
