@@ -166,7 +166,11 @@ def test_every_procedural_math_environment_is_covered_by_the_echo_attack():
 @pytest.mark.parametrize("mode", ["strict", "lenient"])
 @pytest.mark.parametrize(
     "env_id, kwargs",
-    [(env_id, kwargs) for env_id, variants in PROCEDURAL_VARIANTS.items() for kwargs in variants],
+    [
+        pytest.param(env_id, kwargs, id=f"{env_id[5:]}-{next(iter(kwargs.values()))}")
+        for env_id, variants in PROCEDURAL_VARIANTS.items()
+        for kwargs in variants
+    ],
 )
 def test_echo_attack_scores_zero(env_id, kwargs, mode):
     env = gym.make(env_id, mode=mode, **kwargs).unwrapped

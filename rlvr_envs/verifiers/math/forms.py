@@ -38,7 +38,7 @@ def check_answer_form(answer_form: str) -> None:
 
 
 def answer_nodes(form: Form) -> Iterator[Node]:
-    """The expressions a response form answers with (assignment labels and interval ends too)."""
+    """The expressions a response form answers with: values of assignments, interval ends, sides."""
     kind = form[0]
     if kind == "scalar":
         yield form[1]
