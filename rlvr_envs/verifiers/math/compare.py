@@ -786,7 +786,6 @@ def _renamed_argument(gold_label: Node, label: Node, value: Form) -> Form | None
     return _rename(value, given[1], expected[1])
 
 
-
 def _vector(form: Form) -> tuple[Form, ...]:
     """The entries of a row or column matrix (empty for other shapes)."""
     rows = form[1]
