@@ -81,9 +81,18 @@ def ours() -> tuple[Callable[[str, str], bool], Callable[[], None]]:
     return check, grader._cache.clear
 
 
+def clear_math_verify_caches() -> None:
+    """Empty Math-Verify's parse caches, so each set starts cold."""
+    from math_verify import parser as mv_parser
+
+    for name in ("parse_latex_cached", "parse_expr_cached"):
+        cached = getattr(mv_parser, name, None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+
 def math_verify() -> tuple[Callable[[str, str], bool], Callable[[], None]]:
     from math_verify import parse
-    from math_verify import parser as mv_parser
     from math_verify import verify as mv_verify
 
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
@@ -95,13 +104,7 @@ def math_verify() -> tuple[Callable[[str, str], bool], Callable[[], None]]:
         except Exception:
             return False
 
-    def clear() -> None:
-        for name in ("parse_latex_cached", "parse_expr_cached"):
-            cached = getattr(mv_parser, name, None)
-            if cached is not None and hasattr(cached, "cache_clear"):
-                cached.cache_clear()
-
-    return check, clear
+    return check, clear_math_verify_caches
 
 
 def run(check: Callable[[str, str], bool], clear: Callable[[], None], cases: list[Case]):

@@ -2,6 +2,9 @@
 
 A reference solution that fails means a broken task or a verifier that rejects correct answers; a
 known-wrong answer that passes means a verifier a policy could exploit. Either shows up here.
+Besides each environment's own known-wrong answers, every task that has an answer to compute and an
+expression in its question is also answered with that expression itself (``\\boxed{3 + 5}`` for
+"What is 3 + 5?"): an echo is not an answer.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import numpy as np
 from .env import TextEnv
 from .registry import list_envs
 from .tasks import DatasetSource, Task, take_tasks
+from .verifiers.math import restates_answer
+from .verifiers.math.spans import math_spans
 
 
 @dataclass
@@ -59,6 +64,24 @@ def _tasks(env: TextEnv, limit: int | None, seed: int) -> list[Task]:
     return take_tasks(source, limit or 200, seed=seed)
 
 
+def question_echo(task: Task) -> str | None:
+    """A completion that answers with the question's own expression, or None when there is none.
+
+    The expression is ``metadata["expression"]`` or the last LaTeX math span of the prompt; tasks
+    whose answer is not a value (tests, instructions) and expressions that are the answer already
+    ("What is $\\sqrt{53}$ in simplest radical form?") get none.
+    """
+    if not isinstance(task.answer, (str, int, float)) or isinstance(task.answer, bool):
+        return None
+    expression = task.metadata.get("expression")
+    if not isinstance(expression, str):
+        spans = math_spans(task.prompt) if isinstance(task.prompt, str) else []
+        expression = spans[-1][2] if spans else None
+    if not expression or restates_answer(expression, str(task.answer)):
+        return None
+    return f"The answer is $\\boxed{{{expression}}}$."
+
+
 def check_environment(
     env_id: str,
     *,
@@ -85,6 +108,10 @@ def check_environment(
         return result
     rng = np.random.default_rng(seed)
     wrongs = [env.perturb(task, rng) if env.perturb else [] for task in tasks]
+    for task, wrong in zip(tasks, wrongs):
+        echo = question_echo(task)
+        if echo is not None:
+            wrong.append(echo)
 
     def judge(index: int) -> tuple[Any, list[Any]]:
         task = tasks[index]
@@ -116,6 +143,17 @@ def check_environment(
                 )
     env.close()
     return result
+
+
+def latest_versions(env_ids: Iterable[str]) -> list[str]:
+    """Only the newest version of each environment (older ones keep the grading they had)."""
+    newest: dict[tuple[str | None, str], tuple[int, str]] = {}
+    for env_id in env_ids:
+        namespace, name, version = gym.envs.registration.parse_env_id(env_id)
+        key = (namespace, name)
+        if key not in newest or (version or 0) > newest[key][0]:
+            newest[key] = (version or 0, env_id)
+    return sorted(env_id for _, env_id in newest.values())
 
 
 def format_table(results: Sequence[CheckResult]) -> str:
@@ -153,7 +191,7 @@ def run_check(
 ) -> int:
     """Check environments, print the table, return an exit status (1 if any fell short)."""
     explicit = bool(env_ids)
-    ids = list(env_ids) if env_ids else [info.id for info in list_envs()]
+    ids = list(env_ids) if env_ids else latest_versions([info.id for info in list_envs()])
     results = []
     for env_id in ids:
         result = check_environment(env_id, limit=limit, seed=seed)

@@ -20,6 +20,7 @@ class Status(str, enum.Enum):
 
     CORRECT = "correct"
     WRONG = "wrong"
+    WRONG_FORM = "wrong_form"  # the right value in a form the task refuses (an unevaluated 3 + 5)
     NO_ANSWER = "no_answer"  # nothing could be extracted (empty, no \boxed{}, prose only)
     INVALID_INPUT = "invalid_input"  # the input itself is unacceptable (too long, bad Unicode)
     FORMAT_ERROR = "format_error"  # a required output format was not followed

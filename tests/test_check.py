@@ -8,9 +8,9 @@ from rlvr_envs.check import check_environment, run_check
 
 def test_check_passes_on_a_procedural_env():
     out = io.StringIO()
-    assert run_check(["rlvr/Arithmetic-v0", "rlvr/Algebra-v0"], limit=20, out=out) == 0
+    assert run_check(["rlvr/Arithmetic-v1", "rlvr/Algebra-v1"], limit=20, out=out) == 0
     table = out.getvalue()
-    assert "rlvr/Arithmetic-v0" in table and "100.0%" in table and "verif/s" in table
+    assert "rlvr/Arithmetic-v1" in table and "100.0%" in table and "verif/s" in table
 
 
 def test_check_fails_on_a_broken_dataset():
@@ -51,7 +51,7 @@ def test_check_command_line():
             "rlvr_envs",
             "check",
             "--env",
-            "rlvr/Arithmetic-v0",
+            "rlvr/Arithmetic-v1",
             "--limit",
             "10",
         ],
@@ -59,4 +59,34 @@ def test_check_command_line():
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "rlvr/Arithmetic-v0" in proc.stdout
+    assert "rlvr/Arithmetic-v1" in proc.stdout
+
+
+def test_check_answers_with_an_echo_of_the_question():
+    from rlvr_envs.check import question_echo
+    from rlvr_envs.tasks import Task
+
+    arithmetic = Task("a", "What is 3 + 5?", "8", metadata={"expression": "3 + 5"})
+    assert question_echo(arithmetic) == "The answer is $\\boxed{3 + 5}$."
+    binomial = Task("b", "Compute $\\dbinom{8}{4}$.", "70")
+    assert question_echo(binomial) == "The answer is $\\boxed{\\dbinom{8}{4}}$."
+    # No echo where the question's expression is the answer, or where there is nothing to compute.
+    assert question_echo(Task("c", "What is $\\sqrt{53}$ in simplest form?", "\\sqrt{53}")) is None
+    assert question_echo(Task("d", "Janet has 16 ducks...", "18")) is None
+    assert question_echo(Task("e", "Write $x^2$ as code.", answer={"tests": []})) is None
+
+
+def test_check_finds_an_environment_that_pays_echoes():
+    # The -v0 grading pays \boxed{3 + 5}: asked for explicitly, check reports it.
+    out = io.StringIO()
+    assert run_check(["rlvr/Arithmetic-v0"], limit=20, out=out) == 1
+    assert "FAIL rlvr/Arithmetic-v0" in out.getvalue() and "\\boxed{" in out.getvalue()
+    result = check_environment("rlvr/Arithmetic-v1", limit=20)
+    assert result.wrong_checked == 60 and result.wrong_rejected == 60  # two perturbed + one echo
+
+
+def test_check_runs_the_newest_version_of_each_environment_by_default():
+    from rlvr_envs.check import latest_versions
+
+    ids = ["rlvr/Arithmetic-v0", "rlvr/Arithmetic-v1", "rlvr/HumanEval-v0", "x/Y-v3", "x/Y-v10"]
+    assert latest_versions(ids) == ["rlvr/Arithmetic-v1", "rlvr/HumanEval-v0", "x/Y-v10"]

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from rlvr_envs.verifiers.math.compare import Comparer, answer_form
+from rlvr_envs.verifiers.math.compare import Comparer, form_of
 from rlvr_envs.verifiers.math.evaluate import Evaluator, Gaussian
 from rlvr_envs.verifiers.math.limits import (
     DEFAULT_LIMITS,
@@ -25,7 +25,7 @@ def node(text: str):
 
 
 def form(text: str):
-    return answer_form(node(text))
+    return form_of(node(text))
 
 
 def same(gold: str, response: str) -> bool:

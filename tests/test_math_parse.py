@@ -20,8 +20,8 @@ def parse(text: str):
     return parse_answer(normalize_answer(text), DEFAULT_LIMITS, Deadline(2.0))
 
 
-def num(value, decimal=False):
-    return ("num", Fraction(value), decimal)
+def num(value, digits=0):
+    return ("num", Fraction(value), digits)
 
 
 @pytest.mark.parametrize(
@@ -76,9 +76,9 @@ def test_text_and_choice_helpers():
 
 def test_numbers():
     assert parse("12") == num(12)
-    assert parse("3.50") == num(Fraction(7, 2), True)
-    assert parse(".0000672") == num(Fraction("0.0000672"), True)
-    assert parse("6.02e23") == num(Fraction("6.02e23"), True)
+    assert parse("3.50") == num(Fraction(7, 2), 3)  # a decimal keeps its significant digits
+    assert parse(".0000672") == num(Fraction("0.0000672"), 3)
+    assert parse("6.02e23") == num(Fraction("6.02e23"), 3)
     assert parse(r"0.\overline{3}") == num(Fraction(1, 3))
     assert parse(r"1\frac{4}{5}") == num(Fraction(9, 5))
     assert parse("52_8") == ("base", "52", 8)

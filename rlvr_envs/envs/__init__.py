@@ -7,28 +7,28 @@ from ..registry import register
 # id, entry point, category, tasks, description
 BUILTINS: list[tuple[str, str, str, str, str]] = [
     (
-        "rlvr/Arithmetic-v0",
+        "rlvr/Arithmetic-v1",
         "rlvr_envs.envs.math:arithmetic",
         "math",
         "procedural",
         "Seeded arithmetic, from one-digit sums (level 1) to multi-step expressions (level 5)",
     ),
     (
-        "rlvr/Algebra-v0",
+        "rlvr/Algebra-v1",
         "rlvr_envs.envs.math:algebra",
         "math",
         "procedural",
         "Seeded linear and quadratic equations, expansion and evaluation (sympy)",
     ),
     (
-        "rlvr/GSM8K-v0",
+        "rlvr/GSM8K-v1",
         "rlvr_envs.envs.math:gsm8k",
         "math",
         "1319",
         "Grade-school math word problems (openai/gsm8k, test split)",
     ),
     (
-        "rlvr/MATH500-v0",
+        "rlvr/MATH500-v1",
         "rlvr_envs.envs.math:math500",
         "math",
         "500",
@@ -79,6 +79,18 @@ BUILTINS: list[tuple[str, str, str, str, str]] = [
 ]
 
 
+# The math environments as published before answer forms and extraction modes (issue 14): strict
+# extraction, any form, so ``\boxed{3 + 5}`` scores on "What is 3 + 5?". Kept so earlier numbers
+# can be reproduced; Gymnasium warns that -v1 supersedes them.
+V0_GRADING = {"mode": "strict", "answer_form": "any"}
+SUPERSEDED: list[tuple[str, str]] = [
+    ("rlvr/Arithmetic-v0", "rlvr/Arithmetic-v1"),
+    ("rlvr/Algebra-v0", "rlvr/Algebra-v1"),
+    ("rlvr/GSM8K-v0", "rlvr/GSM8K-v1"),
+    ("rlvr/MATH500-v0", "rlvr/MATH500-v1"),
+]
+
+
 def register_builtins() -> None:
     """Register every built-in environment (idempotent)."""
     import gymnasium as gym
@@ -86,3 +98,18 @@ def register_builtins() -> None:
     for env_id, entry_point, category, tasks, description in BUILTINS:
         if env_id not in gym.registry:
             register(env_id, entry_point, description=description, tasks=tasks, category=category)
+    by_id = {row[0]: row for row in BUILTINS}
+    for old_id, new_id in SUPERSEDED:
+        if old_id not in gym.registry:
+            _, entry_point, category, tasks, description = by_id[new_id]
+            kwargs: dict = dict(V0_GRADING)
+            if new_id == "rlvr/MATH500-v1":
+                kwargs["reject_echo"] = False
+            register(
+                old_id,
+                entry_point,
+                description=f"{description} [v0 grading: any answer form; see {new_id}]",
+                tasks=tasks,
+                category=category,
+                kwargs=kwargs,
+            )

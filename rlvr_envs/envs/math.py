@@ -2,13 +2,29 @@
 
 Each factory configures a :class:`~rlvr_envs.env.TextEnv` with a task source, the math verifier and
 a prompt template; none subclasses it.
+
+Each environment chooses how its answers are read and what form they must take (both shown in
+``info["verdict"]["details"]``), and takes ``mode=`` / ``answer_form=`` to change it:
+
+===============  =========================================  =====================================
+environment      extraction mode                            answer form
+===============  =========================================  =====================================
+Arithmetic-v1    strict (a training task)                   number
+Algebra-v1       strict                                     number (simplify: simplified)
+GSM8K-v1         lenient on the test split, strict on train number
+MATH500-v1       lenient (an evaluation benchmark)          any, but an echo of the question's
+                                                            expression is refused
+===============  =========================================  =====================================
+
+The ``-v0`` ids keep the grading they were published with (strict extraction, any form: an echoed
+``3 + 5`` scores); they stay for reproducing earlier numbers and are superseded by ``-v1``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -18,6 +34,8 @@ from ..data import load_benchmark
 from ..env import TextEnv
 from ..prompts import MATH_TEMPLATE
 from ..tasks import DatasetSource, ProceduralSource, Task, TaskSource
+from ..verdict import Verdict
+from ..verifiers.math import MathVerifier
 
 ARITHMETIC_LEVELS = (1, 2, 3, 4, 5)
 ALGEBRA_KINDS = ("linear", "quadratic", "simplify", "evaluate")
@@ -59,10 +77,44 @@ def perturb_math_answer(task: Task, rng: np.random.Generator) -> list[str]:
     ]
 
 
-def math_env(source: TaskSource, template: str, env_kwargs: dict[str, Any]) -> TextEnv:
-    """A :class:`TextEnv` with the math verifier (or ``verifier=``) and known-wrong answers."""
+class FormByKind:
+    """The math verifier with the answer form each task's ``kind`` asks for."""
+
+    def __init__(self, forms: Mapping[str, str], **options: Any) -> None:
+        self.forms = dict(forms)
+        self.verifiers = {
+            form: MathVerifier(answer_form=form, **options) for form in set(self.forms.values())
+        }
+
+    def __call__(self, completion: str, task: Task) -> Verdict:
+        return self.verifiers[self.forms[task.metadata["kind"]]](completion, task)
+
+    def __repr__(self) -> str:
+        return f"FormByKind({self.forms!r})"
+
+
+def math_env(
+    source: TaskSource,
+    template: str,
+    env_kwargs: dict[str, Any],
+    *,
+    mode: str,
+    answer_form: str | Mapping[str, str],
+    reject_echo: bool = False,
+) -> TextEnv:
+    """A :class:`TextEnv` with the math verifier in ``mode`` requiring ``answer_form`` (a form,
+    or one per task ``kind``), or the ``verifier=`` given; and known-wrong answers."""
     env_kwargs.setdefault("perturb", perturb_math_answer)
-    verifier = env_kwargs.pop("verifier", "math")
+    env_kwargs.setdefault("reward_name", "math")
+    verifier = env_kwargs.pop("verifier", None)
+    if verifier is None:
+        options = {"mode": mode, "reject_echo": reject_echo}
+        options.update(env_kwargs.pop("verifier_options", None) or {})
+        answer_form = options.pop("answer_form", answer_form)
+        if isinstance(answer_form, str):
+            verifier = MathVerifier(answer_form=answer_form, **options)
+        else:
+            verifier = FormByKind(answer_form, **options)
     return TextEnv(source, verifier, template=template, **env_kwargs)
 
 
@@ -136,9 +188,14 @@ def arithmetic_task(rng: np.random.Generator, level: int) -> Task:
 
 
 def arithmetic(
-    *, level: int | str = 2, template: str = MATH_TEMPLATE, **env_kwargs: Any
+    *,
+    level: int | str = 2,
+    template: str = MATH_TEMPLATE,
+    mode: str = "strict",
+    answer_form: str = "number",
+    **env_kwargs: Any,
 ) -> TextEnv:
-    """``rlvr/Arithmetic-v0``: seeded arithmetic questions; ``level`` 1-5 or ``"mixed"``."""
+    """``rlvr/Arithmetic-v1``: seeded arithmetic questions; ``level`` 1-5 or ``"mixed"``."""
     if level == "mixed":
 
         def generate(rng: np.random.Generator) -> Task:
@@ -151,9 +208,8 @@ def arithmetic(
 
     else:
         raise ValueError(f"level must be one of {ARITHMETIC_LEVELS} or 'mixed', got {level!r}")
-    return math_env(
-        ProceduralSource(generate, name="arithmetic", params=f"L{level}"), template, env_kwargs
-    )
+    source = ProceduralSource(generate, name="arithmetic", params=f"L{level}")
+    return math_env(source, template, env_kwargs, mode=mode, answer_form=answer_form)
 
 
 # --- algebra ------------------------------------------------------------------------------------
@@ -184,7 +240,8 @@ def algebra_task(rng: np.random.Generator, kind: str) -> Task:
         answer = format_number(root)
         prompt = f"Solve for $x$: ${left} = {right}$."
         work = f"Collect the x terms: {a - c}x = {format_number(d - b)}, so x = {answer}."
-        return Task("", prompt, answer, _boxed_solution(work, answer), {"kind": kind})
+        metadata = {"kind": kind, "expression": f"{left} = {right}"}
+        return Task("", prompt, answer, _boxed_solution(work, answer), metadata)
     if kind == "quadratic":
         r1, r2 = (int(v) for v in rng.integers(-9, 10, size=2))
         k = int(rng.choice([1, 1, 2, 3]))
@@ -197,23 +254,23 @@ def algebra_task(rng: np.random.Generator, kind: str) -> Task:
         )
         factors = "".join(f"({sympy.latex(x - r)})" for r in (r1, r2))
         work = f"Factor: {k if k > 1 else ''}{factors} = 0."
-        return Task("", prompt, answer, _boxed_solution(work, answer), {"kind": kind})
+        metadata = {"kind": kind, "expression": f"{sympy.latex(poly)} = 0"}
+        return Task("", prompt, answer, _boxed_solution(work, answer), metadata)
     if kind == "simplify":
         a, b, c, d, e = (_nonzero(rng, -6, 6) for _ in range(5))
         expr = (a * x + b) * (c * x + d) + e * x
         expanded = sympy.expand(expr)
         answer = sympy.latex(expanded)
         sign = "+" if e > 0 else "-"
-        prompt = (
-            f"Expand and simplify $({sympy.latex(a * x + b)})({sympy.latex(c * x + d)}) "
-            f"{sign} {sympy.latex(abs(e) * x)}$."
+        expression = (
+            f"({sympy.latex(a * x + b)})({sympy.latex(c * x + d)}) {sign} {sympy.latex(abs(e) * x)}"
         )
         return Task(
             "",
-            prompt,
+            f"Expand and simplify ${expression}$.",
             answer,
             _boxed_solution("Multiply out and collect terms.", answer),
-            {"kind": kind},
+            {"kind": kind, "expression": expression},
         )
     if kind == "evaluate":
         coeffs = [int(v) for v in rng.integers(-5, 6, size=3)]
@@ -221,18 +278,38 @@ def algebra_task(rng: np.random.Generator, kind: str) -> Task:
         point = int(rng.integers(-4, 5))
         value = int(poly.subs(x, point))
         prompt = f"Evaluate $p(x) = {sympy.latex(poly)}$ at $x = {point}$."
+        substituted = sympy.latex(poly).replace("x", f"({point})")  # the sum left to compute
         return Task(
             "",
             prompt,
             str(value),
             _boxed_solution(f"p({point}) = {value}.", str(value)),
-            {"kind": kind},
+            {"kind": kind, "expression": substituted},
         )
     raise ValueError(f"kind must be one of {ALGEBRA_KINDS}, got {kind!r}")
 
 
-def algebra(*, kind: str = "mixed", template: str = MATH_TEMPLATE, **env_kwargs: Any) -> TextEnv:
-    """``rlvr/Algebra-v0``: seeded linear/quadratic equations, simplification and evaluation."""
+ALGEBRA_FORMS = {
+    "linear": "number",
+    "quadratic": "number",
+    "simplify": "simplified",
+    "evaluate": "number",
+}
+"""The answer form each algebra kind asks for: a solution is a number, an expansion simplified."""
+
+
+def algebra(
+    *,
+    kind: str = "mixed",
+    template: str = MATH_TEMPLATE,
+    mode: str = "strict",
+    answer_form: str | None = None,
+    **env_kwargs: Any,
+) -> TextEnv:
+    """``rlvr/Algebra-v1``: seeded linear/quadratic equations, simplification and evaluation.
+
+    ``answer_form`` defaults to :data:`ALGEBRA_FORMS` (by kind); a string applies to every kind.
+    """
     if kind != "mixed" and kind not in ALGEBRA_KINDS:
         raise ValueError(f"kind must be one of {ALGEBRA_KINDS} or 'mixed', got {kind!r}")
 
@@ -240,7 +317,9 @@ def algebra(*, kind: str = "mixed", template: str = MATH_TEMPLATE, **env_kwargs:
         chosen = str(rng.choice(ALGEBRA_KINDS)) if kind == "mixed" else kind
         return algebra_task(rng, chosen)
 
-    return math_env(ProceduralSource(generate, name="algebra", params=kind), template, env_kwargs)
+    source = ProceduralSource(generate, name="algebra", params=kind)
+    forms = answer_form or ALGEBRA_FORMS
+    return math_env(source, template, env_kwargs, mode=mode, answer_form=forms)
 
 
 # --- datasets -----------------------------------------------------------------------------------
@@ -261,9 +340,14 @@ def gsm8k(
     split: str = "test",
     data_path: str | os.PathLike | None = None,
     template: str = MATH_TEMPLATE,
+    mode: str | None = None,
+    answer_form: str = "number",
     **env_kwargs: Any,
 ) -> TextEnv:
-    """``rlvr/GSM8K-v0``: grade-school word problems (hub ``openai/gsm8k``, or ``data_path``)."""
+    """``rlvr/GSM8K-v1``: grade-school word problems (hub ``openai/gsm8k``, or ``data_path``).
+
+    ``mode`` defaults to "lenient" on the test split (evaluation) and "strict" on train.
+    """
     rows = load_benchmark(
         "openai/gsm8k",
         config="main",
@@ -281,16 +365,26 @@ def gsm8k(
         )
         for index, row in enumerate(rows)
     ]
-    return math_env(DatasetSource(tasks, name="gsm8k"), template, env_kwargs)
+    mode = mode or ("strict" if split == "train" else "lenient")
+    source = DatasetSource(tasks, name="gsm8k")
+    return math_env(source, template, env_kwargs, mode=mode, answer_form=answer_form)
 
 
 def math500(
     *,
     data_path: str | os.PathLike | None = None,
     template: str = MATH_TEMPLATE,
+    mode: str = "lenient",
+    answer_form: str = "any",
+    reject_echo: bool = True,
     **env_kwargs: Any,
 ) -> TextEnv:
-    """``rlvr/MATH500-v0``: the MATH-500 competition subset (hub ``HuggingFaceH4/MATH-500``)."""
+    """``rlvr/MATH500-v1``: the MATH-500 competition subset (hub ``HuggingFaceH4/MATH-500``).
+
+    Answers take any form (``\\sqrt{20}`` may be asked to be ``2\\sqrt{5}``, ``\\frac{\\pi}{2}`` has
+    no literal), but one that restates an expression of the question is refused
+    (``reject_echo``): "Compute $\\dbinom{8}{4}$" is not answered by ``\\binom{8}{4}``.
+    """
     rows = load_benchmark(
         "HuggingFaceH4/MATH-500",
         split="test",
@@ -307,4 +401,7 @@ def math500(
         )
         for index, row in enumerate(rows)
     ]
-    return math_env(DatasetSource(tasks, name="math500"), template, env_kwargs)
+    source = DatasetSource(tasks, name="math500")
+    return math_env(
+        source, template, env_kwargs, mode=mode, answer_form=answer_form, reject_echo=reject_echo
+    )

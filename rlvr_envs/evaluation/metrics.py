@@ -8,7 +8,9 @@ maj@k is defined the same way, as an expectation over random ``k``-subsets of th
 the probability that the most frequent extracted answer of the subset is a correct one, ties
 broken uniformly at random, samples without an extracted answer not voting (a subset in which
 nobody votes scores 0). It is computed exactly, so maj@n is the plain majority vote over all
-samples and maj@1 equals the fraction of correct samples that carry an answer.
+samples and maj@1 equals the fraction of correct samples that carry an answer. Answers vote by
+equivalence class, as the math verifier compares them: ``\\frac{1}{2}``, ``0.5`` and ``1/2`` are
+one vote, not three.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ..verifiers.math import answers_equivalent
 
 # Above this many samples per task the exact maj@k sums would overflow float64 binomials; a seeded
 # Monte Carlo estimate is used instead.
@@ -77,8 +81,21 @@ class VoteGroups:
         return sum(self.sizes) + self.abstain
 
 
-def vote_groups(answers: Sequence[Any], correct: Sequence[bool]) -> VoteGroups:
-    """Group samples by extracted answer; a group is correct when most of its members were."""
+Equivalence = Callable[[str, str], bool]
+
+
+def vote_groups(
+    answers: Sequence[Any],
+    correct: Sequence[bool],
+    *,
+    equivalent: Equivalence | None = answers_equivalent,
+) -> VoteGroups:
+    """Group samples by extracted answer; a group is correct when most of its members were.
+
+    Answers in one ``equivalent`` class vote together (the classes are the connected components
+    of the relation, so the grouping does not depend on sample order); ``equivalent=None`` groups
+    identical text only.
+    """
     if len(answers) != len(correct):
         raise ValueError(f"{len(answers)} answers but {len(correct)} correctness flags")
     members: dict[Hashable, list[bool]] = {}
@@ -89,6 +106,8 @@ def vote_groups(answers: Sequence[Any], correct: Sequence[bool]) -> VoteGroups:
             abstain += 1
         else:
             members.setdefault(key, []).append(bool(ok))
+    if equivalent is not None and len(members) > 1:
+        members = _merge_equivalent(members, equivalent)
     # A deterministic verifier gives every member of a group the same verdict; a vote decides the
     # rare disagreement (a verifier with a time-out, say) so the result does not depend on order.
     sizes = tuple(len(flags) for flags in members.values())
@@ -96,9 +115,41 @@ def vote_groups(answers: Sequence[Any], correct: Sequence[bool]) -> VoteGroups:
     return VoteGroups(sizes=sizes, correct=flags, abstain=abstain)
 
 
-def maj_at_k(answers: Sequence[Any], correct: Sequence[bool], k: int, *, seed: int = 0) -> float:
+def _merge_equivalent(
+    members: dict[Hashable, list[bool]], equivalent: Equivalence
+) -> dict[Hashable, list[bool]]:
+    """Union the groups whose (text) answers ``equivalent`` relates, first-seen key kept."""
+    keys = list(members)
+    parent = list(range(len(keys)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(keys):
+        for j in range(i + 1, len(keys)):
+            b = keys[j]
+            if isinstance(a, str) and isinstance(b, str) and root(i) != root(j):
+                if equivalent(a, b):
+                    parent[max(root(i), root(j))] = min(root(i), root(j))
+    merged: dict[Hashable, list[bool]] = {}
+    for i, key in enumerate(keys):
+        merged.setdefault(keys[root(i)], []).extend(members[key])
+    return merged
+
+
+def maj_at_k(
+    answers: Sequence[Any],
+    correct: Sequence[bool],
+    k: int,
+    *,
+    seed: int = 0,
+    equivalent: Equivalence | None = answers_equivalent,
+) -> float:
     """Expected majority-vote accuracy over random ``k``-subsets of the samples (exact)."""
-    groups = vote_groups(answers, correct)
+    groups = vote_groups(answers, correct, equivalent=equivalent)
     n = groups.n
     if n < 1 or not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and the number of samples ({n}), got {k}")

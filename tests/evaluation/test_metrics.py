@@ -15,6 +15,7 @@ from rlvr_envs.evaluation.metrics import (
     paired_difference_interval,
     pass_at_k,
     pass_at_k_curve,
+    vote_groups,
 )
 
 
@@ -125,8 +126,35 @@ def test_maj_at_k_samples_without_an_answer_do_not_vote():
 
 def test_maj_at_k_groups_by_whitespace_normalised_answer():
     assert maj_at_k(["1 / 2", "1/2 ", " 1 /  2", "3"], [True, True, True, False], 4) == 1.0
-    # Different spellings of one value are different votes: a three-way tie.
-    assert maj_at_k(["1/2", "0.5", "3"], [True, True, False], 3) == pytest.approx(2 / 3)
+    # With equivalence turned off, different spellings of one value are different votes.
+    three_way = maj_at_k(["1/2", "0.5", "3"], [True, True, False], 3, equivalent=None)
+    assert three_way == pytest.approx(2 / 3)
+
+
+def test_maj_at_k_votes_by_equivalence_class():
+    # Issue 14: three right answers in two spellings used to lose to two identical wrong ones.
+    answers = [r"\frac{1}{2}", "0.5", r"\frac{1}{2}", "3", "3"]
+    correct = [True, True, True, False, False]
+    assert maj_at_k(answers, correct, 5) == 1.0
+    assert maj_at_k(answers, correct, 5, equivalent=None) == pytest.approx(0.5)  # a 2-2 tie
+    assert maj_at_k(["1/2", "0.5", "3"], [True, True, False], 3) == 1.0
+    # Not merged: different values, a decimal approximation, an unordered set vs a tuple.
+    groups = vote_groups(["2", "2.0", "3", "3.14", r"\pi", "(1, 2)", r"\{1, 2\}"], [False] * 7)
+    assert sorted(groups.sizes) == [1, 1, 1, 1, 1, 2]
+
+
+def test_vote_grouping_does_not_depend_on_sample_order():
+    answers = ["0.5", "3", r"\frac{1}{2}", "1/2", "3.0", None]
+    correct = [True, False, True, True, False, False]
+    expected = vote_groups(answers, correct)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        order = rng.permutation(len(answers))
+        groups = vote_groups([answers[i] for i in order], [correct[i] for i in order])
+        assert sorted(zip(groups.sizes, groups.correct)) == sorted(
+            zip(expected.sizes, expected.correct)
+        )
+    assert sorted(expected.sizes) == [2, 3] and expected.abstain == 1
 
 
 def test_maj_at_k_of_all_samples_is_the_plain_majority():
@@ -148,6 +176,37 @@ def test_maj_at_k_matches_brute_force(answers, right, data):
     k = data.draw(st.integers(1, len(answers)))
     assert maj_at_k(answers, correct, k) == pytest.approx(
         brute_force_maj(answers, correct, k), abs=1e-9
+    )
+
+
+# Spellings of four values: each answer's class is its value, the ground truth the brute force
+# votes on; maj_at_k must find the same classes with the verifier's comparison.
+SPELLINGS = {
+    r"\frac{1}{2}": "half",
+    "0.5": "half",
+    "1/2": "half",
+    "2/4": "half",
+    "3": "three",
+    "3.0": "three",
+    r"\frac{6}{2}": "three",
+    "x+1": "x+1",
+    "1+x": "x+1",
+    r"\sqrt{2}": "root2",
+}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from([*SPELLINGS, None]), min_size=1, max_size=8),
+    st.sets(st.sampled_from(sorted(set(SPELLINGS.values()))), max_size=2),
+    st.data(),
+)
+def test_maj_at_k_over_equivalence_classes_matches_brute_force(answers, right, data):
+    classes = [SPELLINGS.get(a) for a in answers]
+    correct = [c in right for c in classes]
+    k = data.draw(st.integers(1, len(answers)))
+    assert maj_at_k(answers, correct, k) == pytest.approx(
+        brute_force_maj(classes, correct, k), abs=1e-9
     )
 
 

@@ -4,18 +4,23 @@ Stages, each a module that can be tested on its own:
 
 1. :mod:`.extract` finds the final answer (priority configurable: ``<answer>`` tags, the last group
    of ``\\boxed{}``/``\\fbox{}``, "final answer is", ``####``, "Answer:", "the answer is", a bare
-   answer, optionally the last number);
+   answer, optionally the last number); in ``mode="lenient"`` also the last LaTeX math span or
+   number of prose, found by :mod:`.spans`;
 2. :mod:`.normalize` canonicalises its text (Unicode, delimiters, spacing, thousands separators,
    units, degrees, percent);
 3. :mod:`.parse` builds a small immutable AST with a hand-written Pratt parser (LaTeX and plain);
 4. :mod:`.compare` reads it as an answer form (scalar, set, tuple, intervals, matrix, equation,
    assignment, text) and decides equivalence with :mod:`.evaluate`;
-5. :mod:`.grader` runs the pipeline under :mod:`.limits` and returns a :class:`Verdict`;
+5. :mod:`.forms` checks that a right answer is in the form the task asks for (``answer_form``:
+   "any", "number", "simplified") and is not an echo of the question;
+6. :mod:`.grader` runs the pipeline under :mod:`.limits` and returns a :class:`Verdict`;
    :mod:`.batch` spreads calls over a process pool (:func:`verify_batch`).
 
-Statuses: ``correct``, ``wrong``, ``no_answer`` (nothing extracted), ``invalid_input`` (too long,
-lone surrogates, a value beyond the size limits), ``timeout``, and ``error`` for a gold answer
-that cannot be parsed or a verifier fault (never reported as ``wrong``).
+Statuses: ``correct``, ``wrong``, ``wrong_form`` (the right value with work left in it, or an echo
+of the question), ``no_answer`` (nothing extracted), ``invalid_input`` (too long, lone surrogates,
+a value beyond the size limits), ``timeout``, and ``error`` for a gold answer that cannot be
+parsed or a verifier fault (never reported as ``wrong``). docs/math_verifier.md has the modes, the
+forms, the equivalences and where this grader deliberately disagrees with Math-Verify.
 
 Why no sympy, no ANTLR and no Lark at run time (measured with ``benchmarks/math_parser_choice.py``
 on the 500 MATH-500 gold answers, 2-core shared machine; mean / worst per answer):
@@ -53,30 +58,65 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...tasks import Task
+from ...verdict import Verdict
 from .. import AnswerVerifier
 from .batch import verify_batch
-from .extract import DEFAULT_PRIORITY, Extraction, extract_answer
-from .grader import OPTIONS, judge, resolve_options, verify
+from .extract import (
+    DEFAULT_PRIORITY,
+    LENIENT_PRIORITY,
+    MODES,
+    STRICT_PRIORITY,
+    Extraction,
+    extract_answer,
+)
+from .forms import ANSWER_FORMS
+from .grader import OPTIONS, answers_equivalent, judge, resolve_options, restates_answer, verify
 from .limits import DEFAULT_LIMITS, Limits
 from .normalize import normalize_answer
 
 
-def MathVerifier(**options: Any) -> AnswerVerifier:  # noqa: N802 - a factory named like the class it makes
-    """An environment-side verifier ``(completion, task) -> Verdict`` checking ``task.answer``."""
+class MathAnswerVerifier(AnswerVerifier):
+    """:func:`verify` against ``task.answer``; with ``reject_echo``, the prompt is the question."""
+
+    def __init__(self, *, reject_echo: bool = False, **options: Any) -> None:
+        super().__init__(verify, "math", **options)
+        self.reject_echo = reject_echo
+
+    def __call__(self, completion: str, task: Task) -> Verdict:
+        if self.reject_echo:
+            return verify(completion, task.answer, question=task.prompt, **self.options)
+        return verify(completion, task.answer, **self.options)
+
+
+def MathVerifier(**options: Any) -> MathAnswerVerifier:  # noqa: N802 - a factory named like the class it makes
+    """An environment-side verifier ``(completion, task) -> Verdict`` checking ``task.answer``.
+
+    Takes :func:`verify`'s options, plus ``reject_echo``: pass the task's prompt as ``question``,
+    so an answer that restates one of its expressions is ``wrong_form``.
+    """
+    reject_echo = bool(options.pop("reject_echo", False))
     resolve_options(options)  # reject bad options now, not at the first step
-    return AnswerVerifier(verify, "math", **options)
+    return MathAnswerVerifier(reject_echo=reject_echo, **options)
 
 
 __all__ = [
+    "ANSWER_FORMS",
     "DEFAULT_LIMITS",
     "DEFAULT_PRIORITY",
+    "LENIENT_PRIORITY",
+    "MODES",
+    "STRICT_PRIORITY",
+    "MathAnswerVerifier",
     "OPTIONS",
     "Extraction",
     "Limits",
     "MathVerifier",
+    "answers_equivalent",
     "extract_answer",
     "judge",
     "normalize_answer",
+    "restates_answer",
     "verify",
     "verify_batch",
 ]

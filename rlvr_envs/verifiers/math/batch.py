@@ -120,7 +120,7 @@ def verify_batch(
         answers = [answers] * len(responses)
     if len(answers) != len(responses):
         raise ValueError(f"{len(responses)} responses but {len(answers)} answers")
-    limits, _, _ = resolve_options(options)
+    limits = resolve_options(options).limits
     pairs = list(zip(responses, answers))
     workers = (os.cpu_count() or 1) if max_workers is None else max_workers
     if executor is None and (workers <= 1 or len(pairs) < INLINE_BELOW):

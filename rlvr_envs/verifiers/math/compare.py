@@ -22,7 +22,9 @@ assignment ``x = 5`` or text. Then forms are compared by rules that keep what ca
 from __future__ import annotations
 
 import itertools
+import math
 import random
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -65,7 +67,8 @@ _FLOAT_POINTS = [[complex(float(v)) for v in row] for row in _POINTS]
 # --- node utilities -----------------------------------------------------------------------------
 
 
-def _walk(node: Any):
+def walk(node: Any) -> Iterator[Node]:
+    """Every node in ``node`` (a node, a form, or a tuple of them), parents first."""
     stack = [node]
     while stack:
         current = stack.pop()
@@ -79,17 +82,17 @@ def _walk(node: Any):
 
 def free_symbols(node: Node) -> frozenset[str]:
     """Names of the variables in ``node``."""
-    return frozenset(n[1] for n in _walk(node) if n[0] == "sym")
+    return frozenset(n[1] for n in walk(node) if n[0] == "sym")
 
 
 def has_decimal(node: Node) -> bool:
     """True when ``node`` contains a decimal literal such as ``3.14``."""
-    return any(n[0] == "num" and n[2] for n in _walk(node))
+    return any(n[0] == "num" and n[2] for n in walk(node))
 
 
 def has_imaginary(node: Node) -> bool:
     """True when ``node`` uses the imaginary unit."""
-    return any(n[0] == "const" and n[1] == "i" for n in _walk(node))
+    return any(n[0] == "const" and n[1] == "i" for n in walk(node))
 
 
 def canonical(node: Any) -> Any:
@@ -109,13 +112,22 @@ def canonical(node: Any) -> Any:
 
 
 def _is_label(node: Node) -> bool:
-    """A name that an answer can be assigned to: x, x_1, AB, f(3), \\text{Area}."""
+    """A name that an answer can be assigned to: x, x_1, AB, f(3), \\text{Area}, and names built
+    from names: ``(p, q)``, ``V_1:V_2``, ``|AB|``, ``\\frac{NO}{BO}``."""
     kind = node[0]
     if kind in ("sym", "text"):
         return True
     if kind == "mul":
         factors = node[1]
         return factors[0][0] == "sym" and all(f[0] in ("sym", "group") for f in factors[1:])
+    if kind == "bracket":
+        return node[1:3] == ("(", ")") and all(_is_label(item) for item in node[3])
+    if kind == "ratio":
+        return all(_is_label(item) for item in node[1])
+    if kind == "div":
+        return _is_label(node[1]) and _is_label(node[2])
+    if kind == "func" and node[1] == "abs":
+        return _is_label(node[2][0])
     return False
 
 
@@ -151,7 +163,7 @@ def _expand_pm(node: Any, budget: list[int]) -> list[Any]:
         if budget[0] < 0:
             raise TooLarge("too many \\pm combinations")
         return variants
-    if not any(n[0] == "pm" for n in _walk(node)):
+    if not any(n[0] == "pm" for n in walk(node)):
         return [node]
     options = [_expand_pm(item, budget) for item in node[1:]]
     return [(node[0], *choice) for choice in itertools.product(*options)]
@@ -216,22 +228,27 @@ def _solved_relation(node: Node, evaluator: Evaluator) -> Node | None:
 
 def _relation_intervals(node: Node, evaluator: Evaluator | None = None) -> Form | None:
     """``x > 2``, ``-2 <= x <= 7``, ``x != 3``: the set of x as a union of intervals."""
-    simple = _simple_relation_intervals(node)
+    simple = _simple_relation_intervals(node, evaluator)
     if simple is not None:
         return simple
     evaluator = evaluator or Evaluator(DEFAULT_LIMITS, Deadline(DEFAULT_LIMITS.timeout_s))
     solved = _solved_relation(node, evaluator)
-    return _simple_relation_intervals(solved) if solved is not None else None
+    return _simple_relation_intervals(solved, evaluator) if solved is not None else None
 
 
-def _simple_relation_intervals(node: Node) -> Form | None:
+def _is_variable(node: Node) -> bool:
+    """What an inequality can be about: ``x``, ``x_1`` or a value such as ``f(x)``."""
+    return node[0] == "sym" or (node[0] == "mul" and _is_label(node) and node[1][0][0] == "sym")
+
+
+def _simple_relation_intervals(node: Node, evaluator: Evaluator | None = None) -> Form | None:
     ops, parts = node[1], node[2]
     if len(parts) == 2:
         (op,), (a, b) = ops, parts
         if _is_label(b) and not _is_label(a):
             a, b = b, a
             op = _FLIP.get(op, op)
-        if a[0] != "sym" or free_symbols(b):
+        if not _is_variable(a) or free_symbols(b):
             return None
         if op == "<":
             return _interval(_NEG_INF, b, False, False)
@@ -244,15 +261,36 @@ def _simple_relation_intervals(node: Node) -> Form | None:
         if op == "!=":
             return ("intervals", ((_NEG_INF, b, False, False), (b, _INF, False, False)))
         return None
-    if len(parts) == 3 and parts[1][0] == "sym":
-        lo, hi = parts[0], parts[2]
-        if free_symbols(lo) or free_symbols(hi):
-            return None
-        if all(op in ("<", "<=") for op in ops):
-            return _interval(lo, hi, ops[0] == "<=", ops[1] == "<=")
-        if all(op in (">", ">=") for op in ops):
-            return _interval(hi, lo, ops[1] == ">=", ops[0] == ">=")
+    if len(parts) != 3 or free_symbols(parts[0]) or free_symbols(parts[2]):
+        return None
+    lo, middle, hi = parts
+    if all(op in (">", ">=") for op in ops):
+        lo, hi, ops = hi, lo, (_FLIP[ops[1]], _FLIP[ops[0]])
+    if not all(op in ("<", "<=") for op in ops):
+        return None
+    lo_closed, hi_closed = ops[0] == "<=", ops[1] == "<="
+    if _is_variable(middle):
+        return _interval(lo, hi, lo_closed, hi_closed)
+    if middle[0] == "func" and middle[1] == "abs" and _is_variable(middle[2][0]):
+        return _abs_between(lo, hi, lo_closed, hi_closed, evaluator)
     return None
+
+
+def _abs_between(
+    lo: Node, hi: Node, lo_closed: bool, hi_closed: bool, evaluator: Evaluator | None
+) -> Form | None:
+    """``1 <= |z| <= 3/2``: the two mirrored intervals of z (one when the lower end is negative)."""
+    evaluator = evaluator or Evaluator(DEFAULT_LIMITS, Deadline(DEFAULT_LIMITS.timeout_s))
+    try:
+        low = evaluator.exact(lo)
+    except (NotExact, Undefined, TooLarge):
+        return None
+    if not isinstance(low, Fraction):
+        return None
+    if low < 0 or (low == 0 and lo_closed):
+        return _interval(("neg", hi), hi, hi_closed, hi_closed)
+    mirrored = (("neg", hi), ("neg", lo), hi_closed, lo_closed)
+    return ("intervals", (mirrored, (lo, hi, lo_closed, hi_closed)))
 
 
 def _as_intervals(form: Form) -> Form | None:
@@ -276,7 +314,7 @@ def _flat_items(nodes: tuple[Node, ...], evaluator: Evaluator | None) -> list[Fo
     """Forms of list items, with ``a \\pm b`` and "a or b" items spread into the list."""
     items: list[Form] = []
     for item in nodes:
-        form = answer_form(item, evaluator)
+        form = form_of(item, evaluator)
         if form[0] == "multi" and not form[2]:
             items.extend(form[1])
         else:
@@ -286,7 +324,7 @@ def _flat_items(nodes: tuple[Node, ...], evaluator: Evaluator | None) -> list[Fo
     return items
 
 
-def answer_form(node: Node, evaluator: Evaluator | None = None) -> Form:
+def form_of(node: Node, evaluator: Evaluator | None = None) -> Form:
     """Read a parsed answer as one of the answer forms (see the module docstring).
 
     Linear inequalities in one variable are solved (``-x > -1`` is ``x < 1``) with
@@ -294,29 +332,33 @@ def answer_form(node: Node, evaluator: Evaluator | None = None) -> Form:
     """
     kind = node[0]
     if kind == "group":
-        return answer_form(node[1], evaluator)
+        return form_of(node[1], evaluator)
     if kind == "list":
         items = _flat_items(node[1], evaluator)
         if len(items) > 1 and all(item[0] == "intervals" for item in items):
             return ("intervals", tuple(iv for item in items for iv in item[1]))
-        return items[0] if len(items) == 1 else ("multi", tuple(items), False)
+        if len(items) == 1:
+            return items[0]
+        return _solution_tuples(items) or ("multi", tuple(items), False)
     if kind == "set":
         return ("multi", tuple(_flat_items(node[1], evaluator)), True)
     if kind == "bracket":
         opener, closer, items = node[1], node[2], node[3]
         if len(items) == 2 and (opener, closer) != ("(", ")"):
             return _interval(items[0], items[1], opener == "[", closer == "]")
-        return ("tuple", tuple(answer_form(item, evaluator) for item in items), opener, closer)
+        return ("tuple", tuple(form_of(item, evaluator) for item in items), opener, closer)
+    if kind == "ratio":
+        return ("tuple", tuple(form_of(item, evaluator) for item in node[1]), ":", ":")
     if kind == "union":
         intervals = []
         for part in node[1]:
-            converted = _as_intervals(answer_form(part, evaluator))
+            converted = _as_intervals(form_of(part, evaluator))
             if converted is None:
                 return ("unknown", node)
             intervals.extend(converted[1])
         return ("intervals", tuple(intervals))
     if kind == "in":
-        return answer_form(node[2], evaluator) if _is_label(node[1]) else ("unknown", node)
+        return form_of(node[2], evaluator) if _is_label(node[1]) else ("unknown", node)
     if kind == "rel":
         return _relation_intervals(node, evaluator) or ("unknown", node)
     if kind == "reals":
@@ -324,27 +366,98 @@ def answer_form(node: Node, evaluator: Evaluator | None = None) -> Form:
     if kind == "eq":
         parts = node[1]
         if _is_label(parts[0]):
-            return ("assign", parts[0], answer_form(parts[-1], evaluator))
+            return ("assign", parts[0], form_of(parts[-1], evaluator))
         if len(parts) == 2 and _is_label(parts[1]):
-            return ("assign", parts[1], answer_form(parts[0], evaluator))
+            return ("assign", parts[1], form_of(parts[0], evaluator))
         if not any(free_symbols(part) for part in parts):
             return ("numeq", parts)
         return ("equation", parts[0], parts[-1])
     if kind == "matrix":
         return (
             "matrix",
-            tuple(tuple(answer_form(cell, evaluator) for cell in row) for row in node[1]),
+            tuple(tuple(form_of(cell, evaluator) for cell in row) for row in node[1]),
         )
     if kind == "text":
         return ("text", normalize_text(node[1]))
-    if kind == "pm" or any(n[0] == "pm" for n in _walk(node)):
+    if kind == "pm" or any(n[0] == "pm" for n in walk(node)):
         variants = _expand_pm(node, [_MAX_PM_VARIANTS])
-        return ("multi", tuple(answer_form(v, evaluator) for v in variants), False)
+        return ("multi", tuple(form_of(v, evaluator) for v in variants), False)
     if kind == "percent":
         return ("scalar", node[1], True)
     if kind == "degree":
         return ("scalar", node[1], False)
+    if kind in ("add", "mul", "neg") and any(n[0] == "matrix" for n in walk(node)):
+        rows = _matrix_value(node)
+        if rows is not None:
+            return ("matrix", tuple(tuple(("scalar", c, False) for c in row) for row in rows))
     return ("scalar", node, False)
+
+
+def _solution_tuples(items: list[Form]) -> Form | None:
+    """``p=5, q=2; p=7, q=2``: assignments whose labels repeat in a cycle are solution tuples."""
+    if len(items) < 4 or not all(item[0] == "assign" for item in items):
+        return None
+    labels = [canonical(item[1]) for item in items]
+    size = labels.index(labels[0], 1) if labels[0] in labels[1:] else 0
+    if size < 2 or len(items) % size or len(set(labels[:size])) != size:
+        return None
+    if any(labels[i] != labels[i % size] for i in range(len(items))):
+        return None
+    solutions = [
+        ("tuple", tuple(item[2] for item in items[i : i + size]), "(", ")")
+        for i in range(0, len(items), size)
+    ]
+    return ("multi", tuple(solutions), False)
+
+
+_MAX_MATRIX_CELLS = 400
+
+
+def _matrix_value(node: Node) -> tuple[tuple[Node, ...], ...] | None:
+    """Sums, differences and products of matrices (and scalar multiples) as one matrix of cell
+    expressions; None when the shapes do not fit or something else is mixed in."""
+    kind = node[0]
+    if kind == "group":
+        return _matrix_value(node[1])
+    if kind == "matrix":
+        return node[1]
+    if kind == "neg":
+        rows = _matrix_value(node[1])
+        return None if rows is None else tuple(tuple(("neg", c) for c in row) for row in rows)
+    if kind == "add":
+        terms = [_matrix_value(term) for term in node[1]]
+        if any(t is None for t in terms) or len({(len(t), len(t[0])) for t in terms}) != 1:
+            return None
+        return tuple(
+            tuple(("add", tuple(t[i][j] for t in terms)) for j in range(len(terms[0][0])))
+            for i in range(len(terms[0]))
+        )
+    if kind != "mul":
+        return None
+    result: tuple[tuple[Node, ...], ...] | None = None
+    scale: list[Node] = []
+    for factor in node[1]:
+        rows = _matrix_value(factor) if any(n[0] == "matrix" for n in walk(factor)) else None
+        if rows is None:
+            if any(n[0] == "matrix" for n in walk(factor)):
+                return None
+            scale.append(factor)
+        elif result is None:
+            result = rows
+        else:
+            inner = len(rows)
+            if len(result[0]) != inner or len(result) * len(rows[0]) * inner > _MAX_MATRIX_CELLS:
+                return None
+            result = tuple(
+                tuple(
+                    ("add", tuple(("mul", (row[k], rows[k][j])) for k in range(inner)))
+                    for j in range(len(rows[0]))
+                )
+                for row in result
+            )
+    if result is None:
+        return None
+    return tuple(tuple(("mul", (*scale, c)) if scale else c for c in row) for row in result)
 
 
 def form_node(form: Form) -> Node | None:
@@ -358,9 +471,12 @@ def form_node(form: Form) -> Node | None:
 class Comparer:
     """Decides equivalence of answer forms under one call's limits and deadline."""
 
-    def __init__(self, limits: Limits, deadline: Deadline) -> None:
+    def __init__(
+        self, limits: Limits, deadline: Deadline, *, numeric_digits: int | None = None
+    ) -> None:
         self.evaluator = Evaluator(limits, deadline)
         self.deadline = deadline
+        self.numeric_digits = numeric_digits  # None: decimals are exact values, never roundings
         self.reason = ""  # why the last comparison failed, when it is worth saying
 
     def equal(self, gold: Form, response: Form) -> bool:
@@ -369,7 +485,10 @@ class Comparer:
         g, r = gold[0], response[0]
         if r == "assign":
             if g == "assign":
-                return self.labels_equal(gold[1], response[1]) and self.equal(gold[2], response[2])
+                if self.labels_equal(gold[1], response[1]):
+                    return self.equal(gold[2], response[2])
+                renamed = _renamed_argument(gold[1], response[1], response[2])
+                return renamed is not None and self.equal(gold[2], renamed)
             if g == "equation":
                 rhs = form_node(response[2])
                 return rhs is not None and self.equations_equal(gold[1:], (response[1], rhs))
@@ -549,9 +668,13 @@ class Comparer:
         except Undefined:
             return None
         if exact_gold is not None and exact_answer is not None:
-            return exact_gold == exact_answer
+            if exact_gold == exact_answer:
+                return True
+            return envs is None and self.rounds_to(answer, exact_gold)
         if approximate and exact_gold is None and exact_answer is not None:
             # A rational written with decimals against an irrational gold: 3.14 for \pi.
+            if envs is None and self.rounds_to(answer, None, gold):
+                return True
             self.reason = "a decimal approximation of an exact answer"
             return False
         try:
@@ -563,6 +686,33 @@ class Comparer:
         if real_only and (abs(a.imag) > 1e-12 * scale or abs(b.imag) > 1e-12 * scale):
             return None
         return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
+
+    def rounds_to(self, answer: Node, exact_gold: Any, gold: Node | None = None) -> bool:
+        """A decimal literal with enough significant digits, within one unit of its last digit.
+
+        Only with ``numeric_digits`` set (lenient mode): ``0.0833333333333333`` for 1/12,
+        ``3.14159`` for \\pi; never 0.08 or 3.14 (too few digits at the default of 6).
+        """
+        literal = answer[1] if answer[0] == "neg" else answer
+        if self.numeric_digits is None or literal[0] != "num" or not literal[2]:
+            return False
+        digits, value = literal[2], literal[1]
+        if digits < self.numeric_digits or value == 0:
+            return False
+        value = -value if answer[0] == "neg" else value
+        exponent = math.floor(math.log10(abs(value)))
+        unit = Fraction(10) ** (exponent - digits + 1)
+        if isinstance(exact_gold, Fraction):
+            return abs(value - exact_gold) <= unit
+        if exact_gold is not None or gold is None:
+            return False
+        try:
+            target = self.evaluator.numeric(gold)
+        except (Undefined, NotExact, TooLarge):
+            return False
+        return abs(target.imag) <= ABS_TOL and abs(float(value) - target.real) <= float(unit) * (
+            1 + 1e-9
+        )
 
     def exact_or_none(self, node: Node, env: dict[str, Fraction] | None) -> Any:
         try:
@@ -606,6 +756,34 @@ class Comparer:
                 return False
             agreed += 1
         return agreed >= MIN_POINTS and ratio is not None and ratio != 0
+
+
+def _function_label(node: Node) -> tuple[str, str] | None:
+    """``f(x)``: the function's name and its argument's name."""
+    if node[0] != "mul" or len(node[1]) != 2:
+        return None
+    name, argument = node[1]
+    if name[0] != "sym" or argument[0] != "group" or argument[1][0] != "sym":
+        return None
+    return name[1], argument[1][1]
+
+
+def _rename(item: Any, old: str, new: str) -> Any:
+    if item == ("sym", old):
+        return ("sym", new)
+    if isinstance(item, tuple):
+        return tuple(_rename(part, old, new) for part in item)
+    return item
+
+
+def _renamed_argument(gold_label: Node, label: Node, value: Form) -> Form | None:
+    """``W(x) = 1 - x`` answering ``W(n)``: the value with x renamed n (None: other labels)."""
+    expected, given = _function_label(gold_label), _function_label(label)
+    if expected is None or given is None or expected[0] != given[0]:
+        return None
+    if expected[1] != given[1] and expected[1] in free_symbols(value):
+        return None  # "f(t) = 2x": not f(x) = 2x with a renamed argument
+    return _rename(value, given[1], expected[1])
 
 
 def _vector(form: Form) -> tuple[Form, ...]:

@@ -93,7 +93,20 @@ class Gaussian:
 Exact = Fraction | Gaussian
 
 _CONTAINERS = frozenset(
-    {"list", "bracket", "set", "union", "setop", "rel", "eq", "in", "matrix", "text", "reals"}
+    {
+        "list",
+        "bracket",
+        "set",
+        "union",
+        "setop",
+        "rel",
+        "eq",
+        "in",
+        "matrix",
+        "text",
+        "reals",
+        "ratio",
+    }
 )
 
 

@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .spans import NUMBER, focus, join_group, last_candidate, number_text, prose_words
+
 
 @dataclass(frozen=True)
 class Extraction:
@@ -29,9 +31,10 @@ class Extraction:
     answer: str
     method: str
     parts: tuple[str, ...] = ()
+    end: int | None = None  # where the answer ends in the text, when a rule records it
 
 
-DEFAULT_PRIORITY: tuple[str, ...] = (
+STRICT_PRIORITY: tuple[str, ...] = (
     "answer_tag",
     "boxed",
     "final_answer",
@@ -40,17 +43,18 @@ DEFAULT_PRIORITY: tuple[str, ...] = (
     "answer_is",
     "whole",
 )
+"""Strict mode (training): only marked answers (tags, boxes, answer phrases) or a bare answer."""
+
+LENIENT_PRIORITY: tuple[str, ...] = (*STRICT_PRIORITY, "math_span")
+"""Lenient mode (evaluation): as strict, then the last LaTeX math span or number, as Math-Verify."""
+
+DEFAULT_PRIORITY = STRICT_PRIORITY
 """Rules tried by default, in order. ``last_number`` is available but off by default."""
+
+MODES = ("strict", "lenient")
 
 _BOX_START = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
 _BRACE_TOKEN = re.compile(r"\\.|[{}]", re.DOTALL)
-# What may sit between two boxes that belong to one final answer.
-_CONNECTOR = re.compile(
-    r"(?:\s|\$|\\[()\[\],;!: ]|\\q?quad|[,;.&]|\\\\|\b(?:and|or)\b"
-    r"|\\(?:text|mbox|textrm|mathrm)\s*\{\s*(?:and|or|,)?\s*\})*",
-    re.IGNORECASE,
-)
-_MAX_CONNECTOR_GAP = 60
 
 
 def _brace_matches(text: str, start: int) -> dict[int, int]:
@@ -100,14 +104,9 @@ def extract_boxed(text: str) -> Extraction | None:
     boxes = _boxes(text)
     if not boxes:
         return None
-    group = [boxes[-1]]
-    for box in reversed(boxes[:-1]):
-        gap = text[box[1] : group[0][0]]
-        if len(gap) > _MAX_CONNECTOR_GAP or _CONNECTOR.fullmatch(gap) is None:
-            break
-        group.insert(0, box)
+    group = join_group(boxes, text)
     parts = tuple(content for _, _, content in group)
-    return Extraction(", ".join(parts), "boxed", parts)
+    return Extraction(", ".join(parts), "boxed", parts, end=group[-1][1])
 
 
 def extract_answer_tag(text: str) -> Extraction | None:
@@ -204,32 +203,29 @@ def extract_answer_is(text: str) -> Extraction | None:
     return _last_match_sentence(_ANSWER_IS, text, "answer_is")
 
 
-_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{2,}")
-_MATH_WORDS = frozenset(
-    "sqrt frac pi inf infinity sin cos tan cot sec csc ln log exp or and text mbox cdot times "
-    "le ge leq geq neq in cup cap pm mp infty left right dfrac tfrac boxed circ degrees".split()
-)
-
-
 def extract_whole(text: str) -> Extraction | None:
     """The whole response, when it is a short bare answer rather than prose."""
     stripped = text.strip()
     if not stripped or len(stripped) > 120 or "\n" in stripped:
         return None
-    words = [w for w in _WORD.findall(stripped) if w.lower() not in _MATH_WORDS]
-    if len(words) > 2:
+    if len(prose_words(stripped)) > 2:
         return None
     return Extraction(stripped, "whole")
 
 
-_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 _CALCULATOR = re.compile(r"<<[^<>]{0,200}>>")
 
 
 def extract_last_number(text: str) -> Extraction | None:
     """The last number in the text (GSM8K calculator annotations ``<<...>>`` skipped)."""
-    last = _last(_NUMBER, _CALCULATOR.sub(" ", text[-5000:]))
-    return Extraction(last.group().replace(",", ""), "last_number") if last else None
+    last = _last(NUMBER, _CALCULATOR.sub(" ", text[-5000:]))
+    return Extraction(number_text(last), "last_number") if last else None
+
+
+def extract_math_span(text: str) -> Extraction | None:
+    """The last LaTeX math span (with spans joined to it), or a number written after it."""
+    found = last_candidate(text)
+    return Extraction(*found) if found else None
 
 
 EXTRACTORS: dict[str, Callable[[str], Extraction | None]] = {
@@ -241,7 +237,12 @@ EXTRACTORS: dict[str, Callable[[str], Extraction | None]] = {
     "answer_is": extract_answer_is,
     "whole": extract_whole,
     "last_number": extract_last_number,
+    "math_span": extract_math_span,
 }
+# Rules whose answer is a sentence: in lenient mode a prose sentence is reduced to its answer.
+_SENTENCE_RULES = frozenset(
+    {"answer_tag", "final_answer", "hash", "answer_line", "answer_is", "whole"}
+)
 
 
 def strip_thinking(text: str) -> str:
@@ -257,15 +258,43 @@ def check_priority(priority: Sequence[str]) -> None:
         raise ValueError(f"unknown extraction rule(s) {unknown}; known: {sorted(EXTRACTORS)}")
 
 
+def check_mode(mode: str) -> None:
+    """Raise ValueError unless ``mode`` is an extraction mode."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
 def extract_answer(
-    text: str, priority: Sequence[str] = DEFAULT_PRIORITY, *, thinking: bool = True
+    text: str,
+    priority: Sequence[str] | None = None,
+    *,
+    thinking: bool = True,
+    mode: str = "strict",
 ) -> Extraction | None:
-    """The answer found by the first rule in ``priority`` that finds one, else None."""
+    """The answer found by the first rule in ``priority`` that finds one, else None.
+
+    ``mode`` picks the default priority (:data:`STRICT_PRIORITY` or :data:`LENIENT_PRIORITY`);
+    in lenient mode an answer sentence written as prose ("The largest $n$ is 34") is reduced to
+    its last math span or number, and the method says so (``final_answer/last_number``).
+    """
+    check_mode(mode)
+    if priority is None:
+        priority = LENIENT_PRIORITY if mode == "lenient" else STRICT_PRIORITY
     check_priority(priority)
     if thinking:
         text = strip_thinking(text)
     for name in priority:
         found = EXTRACTORS[name](text)
-        if found is not None and found.answer.strip():
-            return found
+        if found is None or not found.answer.strip():
+            continue
+        if mode == "lenient" and found.end is not None:
+            # "... \boxed{255} ... Final Answer: The final answer is $10,455$": the later statement.
+            later = extract_final_answer(text[found.end :])
+            if later is not None:
+                name, found = "final_answer", later
+        if mode == "lenient" and name in _SENTENCE_RULES and not found.parts:
+            reduced = focus(found.answer)
+            if reduced is not None:
+                return Extraction(reduced[0], f"{name}/{reduced[1]}", reduced[2])
+        return found
     return None

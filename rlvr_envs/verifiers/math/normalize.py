@@ -137,6 +137,16 @@ def _unwrap_command(text: str, pattern: re.Pattern[str]) -> str:
     return text
 
 
+# ``\\le``, ``\\frac``: a command whose backslash was doubled by one escaping too many (JSON,
+# a Python string). A real row break is never followed by one of these words.
+_DOUBLED_COMMAND = re.compile(r"(?<!\\)\\\\(?=([a-zA-Z]+))")
+_DOUBLED_NAMES = frozenset(
+    "frac dfrac tfrac cfrac sqrt left right le leq ge geq lt gt ne neq boxed fbox text textbf "
+    "mathrm mathbf pi infty cdot times div pm mp in cup cap circ sin cos tan ln log exp "
+    "dbinom binom approx quad qquad".split()
+)
+GLUED_CONNECTOR = re.compile(r"(?<=[\d)}])(or|and)(?=[A-Z(\\])")  # "W(x)=1orW(x)=-1"
+_GLUED_QUAD = re.compile(r"\\(q?quad)(?=[a-zA-Z])")  # "\quadx_{2}": TeX would read \quadx
 _DELIMITERS = re.compile(r"\$+|\\[()\[\]]")
 _SIZING = re.compile(
     r"\\(?:left|right|middle)\s*[.]|\\(?:left|right|middle|[bB]igg?[lrm]?)(?![a-zA-Z])"
@@ -153,7 +163,7 @@ _SQRT_DIGIT = re.compile(r"\\sqrt\s*(\d)")
 _TEX_THOUSANDS = re.compile(
     r"(?<![\d.])\d{1,3}(?: ?(?:,\\!\s*|\{\s*,\s*\}|\\[,;! ]|,\s*\\!|\u2009)\d{3})+(?![\d])"
 )
-_COMMA_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")
+_COMMA_THOUSANDS = re.compile(r"(?<![\d.,])[1-9]\d{0,2}(?:,\d{3})+(?![\d,])")  # not "0,111"
 _SPACED_NUMBER = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # "1 000 000", alone
 _DEGREES = re.compile(
     r"\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*o\s*\}|\^o(?![a-zA-Z]))"
@@ -197,9 +207,17 @@ def _join_digits(match: re.Match[str]) -> str:
     return re.sub(r"\D", "", match.group())
 
 
+def _undouble(match: re.Match[str]) -> str:
+    return "\\" if match.group(1) in _DOUBLED_NAMES else match.group()
+
+
 def normalize_answer(text: str) -> str:
     """The canonical string form of an extracted answer (see the module docstring)."""
     text = normalize_unicode(text).replace(_ROW, "").strip()
+    if "\\\\" in text:
+        text = _DOUBLED_COMMAND.sub(_undouble, text)
+    text = _GLUED_QUAD.sub(r"\\\1 ", text)
+    text = GLUED_CONNECTOR.sub(r" \1 ", text)
     text = _unwrap_command(text, _WRAPPER)
     # Protect the matrix row separator from the single-backslash rules below.
     text = text.replace("\\\\", _ROW)

@@ -2,7 +2,8 @@
 
 A hand-written tokenizer and Pratt parser. One grammar covers both ``\\frac{1}{2}`` and ``1/2``,
 ``\\sqrt{2}`` and ``sqrt(2)``, ``x^{2}`` and ``x**2``. Nodes are plain tuples whose first element
-names the kind (``("num", Fraction, is_decimal)``, ``("add", terms)``, ...), so parsed answers can be
+names the kind (``("num", Fraction, decimal_digits)``: 0 for an integer or fraction, else the
+significant digits the decimal writes, ``("add", terms)``, ...), so parsed answers can be
 cached and shared between threads.
 
 Conventions that decide meaning (and therefore grading):
@@ -13,7 +14,8 @@ Conventions that decide meaning (and therefore grading):
   letters multiply (``ab`` is a*b);
 - ``x^2 = 3`` stays an equation; which equations are answers is decided by the comparison stage;
 - ``a, b`` (a bare list), ``(a, b)`` (a tuple or open interval), ``[a, b)`` (an interval) and
-  ``\\{a, b\\}`` (a set) are different nodes, so bracket types and openness are never lost.
+  ``\\{a, b\\}`` (a set) are different nodes, so bracket types and openness are never lost;
+- ``a:b`` is a ratio, kept part by part (``12:00`` is not ``1:00``).
 """
 
 from __future__ import annotations
@@ -320,12 +322,12 @@ class Parser:
         return None
 
     def parse_relation(self) -> Node:
-        parts = [self.parse_set_expression()]
+        parts = [self.parse_ratio()]
         ops: list[str] = []
         while (op := self.relation_op()) is not None:
             self.advance()
             ops.append(op)
-            parts.append(self.parse_set_expression())
+            parts.append(self.parse_ratio())
         if not ops:
             return parts[0]
         if "~" in ops:
@@ -342,6 +344,14 @@ class Parser:
         if all(op == "=" for op in ops):
             return self.node("eq", tuple(parts))
         return self.node("rel", tuple(ops), tuple(parts))
+
+    def parse_ratio(self) -> Node:
+        """``11:21`` or ``V_1:V_2``: a ratio, compared part by part."""
+        items = [self.parse_set_expression()]
+        while self.at("op", ":"):
+            self.advance()
+            items.append(self.parse_set_expression())
+        return items[0] if len(items) == 1 else self.node("ratio", tuple(items))
 
     def parse_set_expression(self) -> Node:
         left = self.expression(0)
@@ -491,7 +501,7 @@ class Parser:
         if "." in text and self.at("cmd", "overline"):
             return self.repeating_decimal(text)
         text = text.rstrip(".") if text.endswith(".") and text != "." else text
-        decimal = "." in text
+        decimal = significant_digits(text) if "." in text else 0
         if self.at("op", "_") and "." not in text and "e" not in text.lower():
             self.advance()
             base = self.subscript_text()
@@ -739,6 +749,12 @@ class Parser:
         if argument[0] == "group":
             return self.node("group", self.radians(argument[1]))
         return argument
+
+
+def significant_digits(literal: str) -> int:
+    """How many significant digits a decimal literal writes: ``0.0830`` has 3 (at least 1)."""
+    mantissa = literal.lower().partition("e")[0].lstrip("+-")
+    return max(1, len(mantissa.replace(".", "").lstrip("0")))
 
 
 def _is_name(node: Node) -> bool:
