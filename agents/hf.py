@@ -22,14 +22,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .base import (
+from rlvr_envs.agent import (
     ContextLengthError,
     Generation,
     Observation,
     SamplingParams,
     check_observations,
 )
-from .tokens import encode_observation
+from rlvr_envs.rollout.tokens import encode_observation
 
 
 @contextmanager

@@ -12,7 +12,7 @@ PROMPTS = ["What is 2 + 3?", "x", "Please reason step by step. " * 6, "def add(a
 def agents(tiny_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.grpo_decode import StaticCacheAgent
+    from agents.grpo.decode import StaticCacheAgent
     from agents.hf import HFAgent
 
     model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32)
@@ -77,7 +77,7 @@ def test_stop_strings_use_the_dynamic_loop(agents):
 def test_graphs_fall_back_off_cuda(tiny_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.grpo_decode import StaticCacheAgent
+    from agents.grpo.decode import StaticCacheAgent
 
     model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32)
     agent = StaticCacheAgent(model, AutoTokenizer.from_pretrained(tiny_path), graphs=True)
