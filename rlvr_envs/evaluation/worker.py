@@ -18,9 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..rollout import AGENT_ERROR, Episode, RolloutRunner
-
-__all__ = ["AGENT_ERROR", "EntryConfig", "WorkUnit", "Worker", "entry_configs"]
+from ..rollout import Episode, RolloutRunner
 
 
 @dataclass(frozen=True)

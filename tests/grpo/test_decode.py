@@ -32,7 +32,10 @@ def _same(expected, got, atol=1e-4):
         assert torch.allclose(torch.tensor(g.logprobs), torch.tensor(e.logprobs), atol=atol)
 
 
-@pytest.mark.parametrize("sampling", [dict(temperature=0), dict(temperature=1.0, seed=3, n=3)])
+@pytest.mark.parametrize(
+    "sampling",
+    [dict(temperature=0), dict(temperature=1.0, seed=3, n=3), dict(seeds=list(range(10, 15)))],
+)
 def test_same_generations_as_hfagent(agents, sampling):
     dynamic, static = agents
     assert static.decode_mode == "static"
