@@ -1,7 +1,9 @@
-"""LLM policy agents for rlvr-envs: one protocol for Hugging Face models, OpenAI-compatible servers
-and Python callables, and token-exact group rollouts for RL training.
+"""LLM policy agents for rlvr-envs: Hugging Face models and OpenAI-compatible servers behind the
+agent protocol of :mod:`rlvr_envs.agent`, the GRPO trainer (:mod:`agents.grpo`) and SB3 helpers.
 
-``import agents`` is light: torch and transformers load only when a model-backed piece is used.
+The protocol, the callable wrapper, the spec parser and the rollout engine live in ``rlvr_envs``
+(they need no torch) and are re-exported here. ``import agents`` is light: torch and transformers
+load only when a model-backed piece is used.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .base import (
+from rlvr_envs.agent import (
     Agent,
     AgentError,
     AuthenticationError,
     BadRequestError,
+    CallableAgent,
     ContextLengthError,
     Generation,
     Observation,
@@ -21,20 +24,20 @@ from .base import (
     ServerError,
     ServerUnavailableError,
     TokenAgent,
+    from_spec,
     supports_tokens,
 )
-from .callable_agent import CallableAgent
-from .spec import from_spec
 
 _LAZY = {
     "HFAgent": "agents.hf",
     "OpenAIAgent": "agents.openai_agent",
     "CompletionServer": "agents.serve",
     "build_tiny_model": "agents.tiny",
-    "collect_rollouts": "agents.rollout",
-    "Episode": "agents.rollout",
-    "RolloutBatch": "agents.rollout",
-    "pad_episodes": "agents.rollout",
+    "pad_episodes": "agents.tensors",
+    "collect_rollouts": "rlvr_envs.rollout",
+    "Episode": "rlvr_envs.rollout",
+    "RolloutBatch": "rlvr_envs.rollout",
+    "RolloutRunner": "rlvr_envs.rollout",
 }
 
 __all__ = [

@@ -22,14 +22,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .base import (
+from rlvr_envs.agent import (
     ContextLengthError,
     Generation,
     Observation,
     SamplingParams,
     check_observations,
 )
-from .tokens import encode_observation
+from rlvr_envs.rollout.tokens import encode_observation
 
 
 @contextmanager
@@ -163,23 +163,44 @@ class HFAgent:
 
     # --- the agent protocol -------------------------------------------------------------------
 
-    def act(self, observations: Sequence[Observation], **sampling: Any) -> list[str]:
-        """Completion texts, observation-major with ``n`` samples each."""
-        return [g.text for g in self.generate(observations, **sampling)]
+    def act(
+        self,
+        observations: Sequence[Observation],
+        *,
+        seeds: Sequence[int] | None = None,
+        **sampling: Any,
+    ) -> list[str]:
+        """Completion texts, observation-major with ``n`` samples each (``seeds``: one per sample)."""
+        return [g.text for g in self.generate(observations, seeds=seeds, **sampling)]
 
     def encode(self, observation: Observation) -> list[int]:
         """Prompt token ids for one observation (chat template for message lists)."""
         return encode_observation(self.tokenizer, observation)
 
-    def generate(self, observations: Sequence[Observation], **sampling: Any) -> list[Generation]:
+    def generate(
+        self,
+        observations: Sequence[Observation],
+        *,
+        seeds: Sequence[int] | None = None,
+        **sampling: Any,
+    ) -> list[Generation]:
         """Token-exact generations for observations."""
         batch = check_observations(observations)
-        return self.generate_tokens([self.encode(obs) for obs in batch], **sampling)
+        return self.generate_tokens([self.encode(obs) for obs in batch], seeds=seeds, **sampling)
 
     def generate_tokens(
-        self, prompts: Sequence[Sequence[int]], **sampling: Any
+        self,
+        prompts: Sequence[Sequence[int]],
+        *,
+        seeds: Sequence[int] | None = None,
+        **sampling: Any,
     ) -> list[Generation]:
-        """Token-exact generations continuing tokenised prompts (observation-major with ``n``)."""
+        """Token-exact generations continuing tokenised prompts (observation-major with ``n``).
+
+        With ``seeds`` (one per sample) every sample draws from its own generator, so it does not
+        depend on the other samples of the call; else one generator seeded by ``seed`` serves the
+        whole call (faster).
+        """
         params = SamplingParams.build(self.default_sampling, **sampling)
         rows: list[list[int]] = []
         limits: list[int] = []
@@ -192,14 +213,16 @@ class HFAgent:
             limits.extend([limit] * params.n)
         if not rows:
             return []
-        seed = params.seed if params.seed is not None else random.getrandbits(63)
-        generator = self._torch.Generator(device=self.device).manual_seed(seed)
+        generator = self._generators(params, seeds, len(rows))
         results: list[Generation | None] = [None] * len(rows)
         started = time.perf_counter()
         with generation_mode(self.model):
             for batch in self._plan_batches(rows, limits):
                 outputs = self._decode(
-                    [rows[i] for i in batch], [limits[i] for i in batch], params, generator
+                    [rows[i] for i in batch],
+                    [limits[i] for i in batch],
+                    params,
+                    [generator[i] for i in batch] if isinstance(generator, list) else generator,
                 )
                 for i, generation in zip(batch, outputs):
                     results[i] = generation
@@ -214,6 +237,16 @@ class HFAgent:
         return results  # type: ignore[return-value]
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _generators(self, params: SamplingParams, seeds: Sequence[int] | None, rows: int) -> Any:
+        """One generator for the call, or one per sample when ``seeds`` gives one per sample."""
+        torch = self._torch
+        if seeds is None:
+            seed = params.seed if params.seed is not None else random.getrandbits(63)
+            return torch.Generator(device=self.device).manual_seed(seed)
+        if len(seeds) != rows:
+            raise ValueError(f"got {len(seeds)} seeds for {rows} completions")
+        return [torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds]
 
     def _check_prompt(self, index: int, prompt: Sequence[int]) -> list[int]:
         if isinstance(prompt, (str, bytes)) or not isinstance(prompt, Sequence):
@@ -282,7 +315,12 @@ class HFAgent:
                 ordered = ordered.masked_fill(drop, float("-inf"))
                 filtered = torch.full_like(filtered, float("-inf")).scatter(-1, index, ordered)
             probs = torch.softmax(filtered, dim=-1)
-            chosen = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            if isinstance(generator, list):  # one generator per row
+                chosen = torch.cat(
+                    [torch.multinomial(p[None], 1, generator=g) for p, g in zip(probs, generator)]
+                ).squeeze(-1)
+            else:
+                chosen = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
         return chosen, logp.gather(-1, chosen[:, None]).squeeze(-1)
 
     def _decode(
@@ -340,6 +378,8 @@ class HFAgent:
                 keep = running.nonzero().squeeze(-1)
                 cache.batch_select_indices(keep)
                 mask, next_positions, chosen = mask[keep], next_positions[keep], chosen[keep]
+                if isinstance(generator, list):
+                    generator = [generator[i] for i in keep.tolist()]
                 rows, running, slot_limits = rows[keep], running[keep], slot_limits[keep]
             mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
             logits = self._forward(chosen[:, None], mask, next_positions, cache)

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .base import (
+from rlvr_envs.agent import (
     AgentError,
     AuthenticationError,
     BadRequestError,
@@ -42,7 +42,7 @@ from .base import (
     ServerUnavailableError,
     check_observations,
 )
-from .tokens import encode_observation
+from rlvr_envs.rollout.tokens import encode_observation
 
 _RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -128,29 +128,49 @@ class OpenAIAgent:
 
     # --- the agent protocol -------------------------------------------------------------------
 
-    def act(self, observations: Sequence[Observation], **sampling: Any) -> list[str]:
-        """Completion texts, observation-major with ``n`` samples each."""
+    def act(
+        self,
+        observations: Sequence[Observation],
+        *,
+        seeds: Sequence[int] | None = None,
+        **sampling: Any,
+    ) -> list[str]:
+        """Completion texts, observation-major with ``n`` samples each (``seeds``: one per sample)."""
         batch = check_observations(observations)
         params = SamplingParams.build(self.default_sampling, **sampling)
-        answers = self._map(lambda i: self._texts(batch[i], params, i), len(batch))
+        seed = _request_seeds(params, len(batch), seeds)
+        answers = self._map(lambda i: self._texts(batch[i], params, i, seed[i]), len(batch))
         return [text for texts in answers for text in texts]
 
-    def generate(self, observations: Sequence[Observation], **sampling: Any) -> list[Generation]:
+    def generate(
+        self,
+        observations: Sequence[Observation],
+        *,
+        seeds: Sequence[int] | None = None,
+        **sampling: Any,
+    ) -> list[Generation]:
         """Token-exact generations for observations (needs ``tokenizer``)."""
         batch = check_observations(observations)
         tokenizer = self._need_tokenizer()
         return self.generate_tokens(
-            [encode_observation(tokenizer, obs) for obs in batch], **sampling
+            [encode_observation(tokenizer, obs) for obs in batch], seeds=seeds, **sampling
         )
 
     def generate_tokens(
-        self, prompts: Sequence[Sequence[int]], **sampling: Any
+        self,
+        prompts: Sequence[Sequence[int]],
+        *,
+        seeds: Sequence[int] | None = None,
+        **sampling: Any,
     ) -> list[Generation]:
         """Token-exact generations continuing token-id prompts, via ``/v1/completions``."""
         self._need_tokenizer()
         params = SamplingParams.build(self.default_sampling, **sampling)
         rows = [[int(t) for t in prompt] for prompt in prompts]
-        answers = self._map(lambda i: self._token_generations(rows[i], params, i), len(rows))
+        seed = _request_seeds(params, len(rows), seeds)
+        answers = self._map(
+            lambda i: self._token_generations(rows[i], params, i, seed[i]), len(rows)
+        )
         return [g for gens in answers for g in gens]
 
     def close(self) -> None:
@@ -186,7 +206,7 @@ class OpenAIAgent:
             pool = self._pool
         return list(pool.map(work, range(count)))
 
-    def _body(self, params: SamplingParams, index: int) -> dict[str, Any]:
+    def _body(self, params: SamplingParams, seed: int | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "temperature": params.temperature,
@@ -198,15 +218,15 @@ class OpenAIAgent:
             body["stop"] = list(params.stop)
         if params.top_k:
             body["top_k"] = params.top_k
-        if params.seed is not None:
-            # One request per observation: offset the seed so identical prompts in a batch (a
-            # GRPO group) still get different samples, reproducibly.
-            body["seed"] = params.seed + index
+        if seed is not None:
+            body["seed"] = seed
         body.update(self.extra_body)
         return body
 
-    def _texts(self, observation: Observation, params: SamplingParams, index: int) -> list[str]:
-        body = self._body(params, index)
+    def _texts(
+        self, observation: Observation, params: SamplingParams, index: int, seed: int | None
+    ) -> list[str]:
+        body = self._body(params, seed)
         if isinstance(observation, str) and not self.text_as_chat:
             body["prompt"] = observation
             choices = self._choices(self.post("/completions", body), params.n)
@@ -221,9 +241,9 @@ class OpenAIAgent:
         return [(c.get("message") or {}).get("content") or "" for c in choices]
 
     def _token_generations(
-        self, prompt: list[int], params: SamplingParams, index: int
+        self, prompt: list[int], params: SamplingParams, index: int, seed: int | None
     ) -> list[Generation]:
-        body = self._body(params, index)
+        body = self._body(params, seed)
         context = self.max_context
         if context is not None:
             if len(prompt) >= context:
@@ -376,6 +396,21 @@ class OpenAIAgent:
         if 400 <= status < 500:
             raise BadRequestError(f"{where} rejected the request (HTTP {status}): {message}")
         raise ServerError(f"{where} failed (HTTP {status}): {message}")
+
+
+def _request_seeds(
+    params: SamplingParams, count: int, seeds: Sequence[int] | None
+) -> list[int | None]:
+    """One seed per request (one request per observation, ``n`` samples each): the request's
+    first sample seed when the caller gives one per sample, else ``seed + index``, so identical
+    prompts in a batch (a GRPO group) still get different samples, reproducibly."""
+    if seeds is not None:
+        if len(seeds) != count * params.n:
+            raise ValueError(f"got {len(seeds)} seeds for {count * params.n} completions")
+        return [int(seeds[i * params.n]) for i in range(count)]
+    if params.seed is None:
+        return [None] * count
+    return [params.seed + i for i in range(count)]
 
 
 def _is_number(text: str | None) -> bool:

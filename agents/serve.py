@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .base import ContextLengthError, Generation, SamplingParams, check_observations
+from rlvr_envs.agent import ContextLengthError, Generation, SamplingParams, check_observations
 
 MAX_BODY_BYTES = 32 << 20
 

@@ -1,4 +1,4 @@
-"""GRPO steps on one GPU: this project's trainer (agents/grpo.py) against TRL's GRPOTrainer.
+"""GRPO steps on one GPU: this project's trainer (agents/grpo/) against TRL's GRPOTrainer.
 
 Both train the same random-weight Qwen2-architecture model built from a config (the shape of
 Qwen2.5-0.5B: hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate 4864, tied embeddings;
@@ -185,8 +185,9 @@ def run_ours(
 ) -> dict[str, Any]:
     """N steps of agents.grpo.train; per-step figures from its metrics.jsonl."""
     import agents.grpo as grpo
+    import agents.grpo.policy as grpo_policy
 
-    original = grpo.load_policy
+    original = grpo_policy.load_policy
     hooks = []
 
     def load_policy(config: Any, device: Any, precision: str) -> Any:
@@ -195,7 +196,7 @@ def run_ours(
         hooks.append(mask_eos(model, eos))
         return model, tokenizer
 
-    grpo.load_policy = load_policy
+    grpo_policy.load_policy = load_policy
     batch = prompts * args.group_size
     config = grpo.GRPOConfig(
         model=str(path),
@@ -225,7 +226,7 @@ def run_ours(
     try:
         summary = grpo.train(config, log=lambda message: None)
     finally:
-        grpo.load_policy = original
+        grpo_policy.load_policy = original
         for hook in hooks:
             hook.remove()
     peak = _peak_gib(args.device)

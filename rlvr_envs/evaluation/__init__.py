@@ -4,14 +4,16 @@
     summary = evaluate("math-quick", "python:my_agents:solve", "runs/quick")
     summary["environments"]["rlvr/Arithmetic-v0"]["pass_at_k"]["4"]
 
-The command line is ``rlvr-envs eval`` and ``rlvr-envs compare``. Importing this package loads
-neither matplotlib, tqdm nor Ray: plots, the progress bar and the Ray executor import them when
-used.
+The command line is ``rlvr-envs eval`` and ``rlvr-envs compare``. Samples are drawn by the one
+rollout engine (:mod:`rlvr_envs.rollout`), with one seed per sample and faults recorded as
+statuses; this package plans suites, stores samples (resumable), and computes metrics, reports
+and plots. Importing it loads neither torch, matplotlib, tqdm nor Ray: plots, the progress bar and
+the Ray executor import them when used.
 """
 
 from __future__ import annotations
 
-from .agent_spec import AgentSpecError, Completion, FunctionAgent, batched, resolve_agent
+from ..agent import AgentSpecError, CallableAgent, Completion, batched, resolve_agent
 from .compare import compare_runs, comparison_table, load_run
 from .executors import LocalExecutor, RayExecutor, make_executor
 from .metrics import confidence_interval, maj_at_k, pass_at_k
@@ -31,8 +33,8 @@ from .summary import summarize
 
 __all__ = [
     "AgentSpecError",
+    "CallableAgent",
     "Completion",
-    "FunctionAgent",
     "LocalExecutor",
     "MissingEnvironmentError",
     "RayExecutor",

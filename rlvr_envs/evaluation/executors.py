@@ -1,7 +1,8 @@
 """Where samples are drawn and verified: in this process, or fanned out over a Ray cluster.
 
-Both executors run the same :class:`~rlvr_envs.evaluation.worker.Worker` on the same work units
-with the same per-sample seeds, so they produce the same records (timings aside). Ray is imported
+Both executors run the same :class:`~rlvr_envs.evaluation.worker.Worker` (the rollout engine) on
+the same work units with the same per-sample seeds, so they produce the same records (timings
+aside). Ray is imported
 only by :class:`RayExecutor`.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..agent.spec import resolve_agent
 from ..data import DATA_DIR_VARIABLE
 from .worker import EntryConfig, Worker, WorkUnit
 
@@ -28,8 +30,6 @@ class AgentRef:
 
     def resolve(self) -> Any:
         """The agent object (built from the spec here, in this process)."""
-        from .agent_spec import resolve_agent
-
         return resolve_agent(self.agent, **self.kwargs)
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..verdict import INFRASTRUCTURE_STATUSES
-from .worker import AGENT_ERROR
+from ..rollout.episode import FAULT_STATUSES
 
-_FAULTS = {s.value for s in INFRASTRUCTURE_STATUSES} | {AGENT_ERROR, "timeout"}
+_FAULTS = FAULT_STATUSES | {"timeout"}  # listed under the table
 
 
 def _pct(value: float | None) -> str:

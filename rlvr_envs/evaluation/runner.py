@@ -30,8 +30,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ..agent.spec import AgentSpecError, describe_agent, resolve_agent
 from ..data import DATA_DIR_VARIABLE
-from .agent_spec import AgentSpecError, describe_agent, resolve_agent
 from .executors import AgentRef, LocalExecutor, RayExecutor, make_executor
 from .store import SAMPLES_FILE, SampleStore
 from .suites import PROVIDERS, MissingEnvironmentError, Suite, SuiteEntry, SuiteError, get_suite

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from agents import Agent, CallableAgent, SamplingParams, TokenAgent, from_spec, supports_tokens
-from agents.base import check_observations
+from rlvr_envs.agent import check_observations
 
 
 def test_sampling_params_validate_and_merge() -> None:

@@ -302,3 +302,21 @@ def test_finished_rows_waiting_to_leave_the_batch_do_not_disturb_others(
     assert [g.token_ids for i, g in enumerate(forced) if i != first] == [
         g.token_ids for i, g in enumerate(free) if i != first
     ]
+
+
+def test_one_seed_per_sample_does_not_depend_on_the_batch(qwen2_agent) -> None:
+    prompt = "Say something."
+    seeds = [101, 102, 103, 104, 105, 106, 107, 108]
+    alone = [
+        qwen2_agent.generate([prompt], seeds=[s], max_new_tokens=6)[0].token_ids for s in seeds
+    ]
+    assert len(set(map(tuple, alone))) > 1  # the seeds give different samples
+    eos = qwen2_agent.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    # Two rows end at once, so the batch shrinks mid-decode: the others keep their generators.
+    with forced_tokens(qwen2_agent, {1: {0: eos, 1: eos}}):
+        together = qwen2_agent.generate([prompt] * 8, seeds=seeds, max_new_tokens=6)
+    assert [g.token_ids for g in together[2:]] == alone[2:]
+    with_n = qwen2_agent.generate([prompt], n=2, seeds=seeds[:2], max_new_tokens=6)
+    assert [g.token_ids for g in with_n] == alone[:2]
+    with pytest.raises(ValueError, match="got 1 seeds for 2 completions"):
+        qwen2_agent.generate([prompt], n=2, seeds=[1], max_new_tokens=2)

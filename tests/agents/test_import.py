@@ -21,8 +21,9 @@ def test_import_agents_loads_neither_torch_nor_transformers() -> None:
 
 
 def test_rlvr_envs_does_not_import_agents() -> None:
-    """No rlvr_envs module loads ``agents`` when imported (a lazy import inside a function that
-    builds an agent from a spec string is the only allowed use)."""
+    """No rlvr_envs module loads ``agents`` when imported (the ``agents`` plugin is loaded only
+    by the command line, or by the spec parser meeting an ``hf:`` / ``openai:`` spec; the static
+    check of every import is ``tests/test_architecture.py``)."""
     code = (
         "import importlib, pkgutil, sys, rlvr_envs\n"
         "for m in pkgutil.walk_packages(rlvr_envs.__path__, 'rlvr_envs.'):\n"

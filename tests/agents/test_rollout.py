@@ -12,8 +12,9 @@ import torch
 
 from agents import CallableAgent
 from agents.hf import HFAgent
-from agents.rollout import RolloutError, RolloutRunner, collect_rollouts, pad_episodes
-from agents.tokens import render_chat
+from agents.tensors import pad_episodes
+from rlvr_envs.rollout import RolloutError, RolloutRunner, collect_rollouts
+from rlvr_envs.rollout.tokens import render_chat
 
 from .conftest import forced_tokens
 from .envs import WORDS, Faulty, Recording, Slow, word_env
@@ -390,7 +391,7 @@ def test_pad_episodes_masks_from_lengths(pad_eos_path) -> None:
         pad_episodes(episodes, padding_side="middle")
     text_batch = collect_rollouts(CallableAgent(say_the_word), word_env, num_tasks=1)
     with pytest.raises(ValueError, match="no tokens"):
-        text_batch.to_tensors()
+        pad_episodes(text_batch.episodes)
 
 
 def test_old_logprobs_match_a_training_forward_pass(qwen2_agent: HFAgent) -> None:
@@ -403,7 +404,7 @@ def test_old_logprobs_match_a_training_forward_pass(qwen2_agent: HFAgent) -> Non
         max_new_tokens=6,
         temperature=0.8,
     )
-    t = batch.to_tensors(pad_token_id=qwen2_agent.pad_token_id, padding_side="left")
+    t = pad_episodes(batch.episodes, pad_token_id=qwen2_agent.pad_token_id, padding_side="left")
     with torch.no_grad():
         logits = qwen2_agent.model(
             input_ids=t["input_ids"],

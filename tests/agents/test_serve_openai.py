@@ -336,7 +336,7 @@ def test_command_line_server(qwen2_path) -> None:
 def test_token_rollouts_through_the_server_match_local_ones(qwen2_agent, client) -> None:
     import functools
 
-    from agents.rollout import collect_rollouts
+    from rlvr_envs.rollout import collect_rollouts
 
     from .envs import word_env
 
@@ -372,3 +372,11 @@ def test_text_as_chat_sends_prompts_as_user_messages(qwen2_agent, server) -> Non
         [[{"role": "user", "content": t}] for t in TEXTS], temperature=0, max_new_tokens=8
     )
     assert agent.act(TEXTS, temperature=0, max_new_tokens=8) == expected
+
+
+def test_one_seed_per_sample_does_not_depend_on_the_batch(client) -> None:
+    alone = client.act(["same"], seeds=[5], max_new_tokens=8)
+    in_batch = client.act(["other", "same"], seeds=[9, 5], max_new_tokens=8)
+    assert in_batch[1] == alone[0]
+    with pytest.raises(ValueError, match="got 1 seeds for 2 completions"):
+        client.act(["a", "b"], seeds=[1])

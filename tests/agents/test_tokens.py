@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from transformers import AutoTokenizer
 
-from agents.tokens import TranscriptError, continuation_text, encode_observation, render_chat
+from rlvr_envs.rollout.tokens import (
+    TranscriptError,
+    continuation_text,
+    encode_observation,
+    render_chat,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@ import sys
 
 import pytest
 
-from rlvr_envs.evaluation import AgentSpecError, Completion, FunctionAgent, batched, resolve_agent
+from rlvr_envs import plugins
+from rlvr_envs.agent import spec as agent_spec
+from rlvr_envs.evaluation import AgentSpecError, CallableAgent, Completion, batched, resolve_agent
 
 from . import toy_agents
 
@@ -11,7 +13,7 @@ PROMPT = "What is 2 + 3?\n\nPlease reason step by step."
 
 def test_python_spec_function_is_wrapped():
     agent = resolve_agent("python:tests.evaluation.toy_agents:arithmetic_solver")
-    assert isinstance(agent, FunctionAgent)
+    assert isinstance(agent, CallableAgent)
     out = agent.act([PROMPT, "What is 4 * 5?"], n=3, seeds=[1, 2, 3, 4, 5, 6])
     assert len(out) == 6 and all(isinstance(o, str) for o in out)
     # Observation-major, each sample with its own seed.
@@ -110,23 +112,32 @@ def test_not_an_agent():
         resolve_agent(42)
 
 
+def _forget_plugins(monkeypatch):
+    """As in a fresh process: no agent kind registered, no plugin loaded yet."""
+    monkeypatch.setattr(agent_spec, "_KINDS", {})
+    monkeypatch.setattr(plugins, "_loaded", {})
+    monkeypatch.setattr(plugins, "_errors", {})
+
+
 def test_hf_and_openai_specs_need_the_agents_package(monkeypatch):
-    monkeypatch.setitem(sys.modules, "agents", None)  # importing it now fails
+    _forget_plugins(monkeypatch)
+    for name in ("agents", "agents.plugin"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now fails
     for spec in ("hf:/models/tiny", "openai:m@http://localhost:1/v1"):
         with pytest.raises(AgentSpecError, match=r"agents package.*rlvr-envs\[agents\]"):
             resolve_agent(spec)
+    assert "agents.plugin" in plugins.plugin_errors()  # and why, for the message
 
 
-def test_hf_spec_goes_to_agents_from_spec(monkeypatch):
-    import types
-
+def test_hf_spec_goes_to_the_builder_the_agents_layer_registers(monkeypatch):
     calls = []
-    fake = types.ModuleType("agents")
-    fake.from_spec = lambda spec, **kw: calls.append((spec, kw)) or toy_agents.CountingAgent()
-    monkeypatch.setitem(sys.modules, "agents", fake)
+    _forget_plugins(monkeypatch)
+    agent_spec.register_agent_kind(
+        "hf", lambda rest, **kw: calls.append((rest, kw)) or toy_agents.CountingAgent()
+    )
     agent = resolve_agent("hf:/models/tiny", dtype="float32")
     assert isinstance(agent, toy_agents.CountingAgent)
-    assert calls == [("hf:/models/tiny", {"dtype": "float32"})]
+    assert calls == [("/models/tiny", {"dtype": "float32"})]
 
 
 def test_python_specs_from_two_files_with_the_same_name(tmp_path):

@@ -122,7 +122,8 @@ def test_checkpointed_chunks_give_the_same_gradient(tiny_path):
 def test_recomputed_logprobs_equal_the_samplers(tiny_path):
     """Training log-probs line up token for token with the rollout's sampling log-probs."""
     from agents.hf import HFAgent
-    from agents.rollout import collect_rollouts, pad_episodes
+    from agents.tensors import pad_episodes
+    from rlvr_envs.rollout import collect_rollouts
 
     model = _policy(tiny_path)
     from transformers import AutoTokenizer

@@ -12,7 +12,7 @@ PROMPTS = ["What is 2 + 3?", "x", "Please reason step by step. " * 6, "def add(a
 def agents(tiny_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.grpo_decode import StaticCacheAgent
+    from agents.grpo.decode import StaticCacheAgent
     from agents.hf import HFAgent
 
     model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32)
@@ -32,7 +32,10 @@ def _same(expected, got, atol=1e-4):
         assert torch.allclose(torch.tensor(g.logprobs), torch.tensor(e.logprobs), atol=atol)
 
 
-@pytest.mark.parametrize("sampling", [dict(temperature=0), dict(temperature=1.0, seed=3, n=3)])
+@pytest.mark.parametrize(
+    "sampling",
+    [dict(temperature=0), dict(temperature=1.0, seed=3, n=3), dict(seeds=list(range(10, 15)))],
+)
 def test_same_generations_as_hfagent(agents, sampling):
     dynamic, static = agents
     assert static.decode_mode == "static"
@@ -77,7 +80,7 @@ def test_stop_strings_use_the_dynamic_loop(agents):
 def test_graphs_fall_back_off_cuda(tiny_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.grpo_decode import StaticCacheAgent
+    from agents.grpo.decode import StaticCacheAgent
 
     model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32)
     agent = StaticCacheAgent(model, AutoTokenizer.from_pretrained(tiny_path), graphs=True)

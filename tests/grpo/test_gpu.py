@@ -67,7 +67,8 @@ def test_bf16_training_logprobs_track_the_sampler(tiny_path):
 
     from agents.grpo import completion_logprobs
     from agents.hf import HFAgent
-    from agents.rollout import collect_rollouts, pad_episodes
+    from agents.tensors import pad_episodes
+    from rlvr_envs.rollout import collect_rollouts
 
     model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32).cuda()
     agent = HFAgent(model, AutoTokenizer.from_pretrained(tiny_path))
@@ -97,7 +98,7 @@ def test_trainer_decodes_with_cuda_graphs(tmp_path, tiny_path):
 def test_cuda_graph_decoding_matches_hfagent_and_follows_weight_updates(tiny_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from agents.grpo_decode import StaticCacheAgent
+    from agents.grpo.decode import StaticCacheAgent
     from agents.hf import HFAgent
 
     model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32).cuda()

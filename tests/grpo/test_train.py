@@ -82,22 +82,22 @@ def test_same_seed_same_run(tmp_path, tiny_path):
 
 def test_resume_continues_exactly_where_it_stopped(tmp_path, tiny_path, monkeypatch):
     """Weights, optimizer, learning-rate schedule and the frozen KL reference all come back."""
-    import agents.grpo as grpo
+    import agents.grpo.loop as loop
 
     common = dict(eval_tasks=0, beta=0.05, lr=1e-2, lr_schedule="linear", steps=4)
     train(_digits(tmp_path / "straight", tiny_path, **common))
 
-    save = grpo.save_checkpoint
+    save = loop.save_checkpoint
 
     def crash_after_step_two(directory, model, optimizer, scheduler, state, reference=None):
         save(directory, model, optimizer, scheduler, state, reference)
         if state["step"] == 2:
             raise KeyboardInterrupt  # the machine goes away
 
-    monkeypatch.setattr(grpo, "save_checkpoint", crash_after_step_two)
+    monkeypatch.setattr(loop, "save_checkpoint", crash_after_step_two)
     with pytest.raises(KeyboardInterrupt):
         train(_digits(tmp_path / "resumed", tiny_path, save_every=1, **common))
-    monkeypatch.setattr(grpo, "save_checkpoint", save)
+    monkeypatch.setattr(loop, "save_checkpoint", save)
     train(_digits(tmp_path / "resumed", tiny_path, save_every=1, resume=True, **common))
     assert _without_timings(_records(tmp_path / "resumed")) == _without_timings(
         _records(tmp_path / "straight")

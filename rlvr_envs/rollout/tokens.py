@@ -1,4 +1,5 @@
-"""Token-exact prompt and multi-turn continuation encoding with a Hugging Face tokenizer.
+"""Token-exact prompt and multi-turn continuation encoding with a Hugging Face tokenizer (duck-typed:
+nothing here imports transformers).
 
 A multi-turn episode is one token stream: the first prompt's tokens, then for every turn the tokens
 the agent sampled followed by the tokens of only what the environment added. Earlier turns are never
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import Message, Observation
+from ..agent.protocol import Message, Observation
 
 
 class TranscriptError(ValueError):

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 
 from rlvr_envs.prompts import fill_template
+from rlvr_envs.rollout.tokens import encode_text
 
-from .grpo_support import progress_bar
-from .tokens import encode_text
+from .logs import progress_bar
 
 
 def warmup_examples(

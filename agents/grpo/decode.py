@@ -6,7 +6,7 @@ batch (launch overhead, not compute). :class:`StaticCacheAgent` is the same agen
 ``_decode``: the KV cache is a preallocated ``StaticCache``, the attention mask a preallocated
 4D boolean tensor, and one decode step (embedding to logits) is recorded once into a CUDA graph
 and replayed for every token, so a step costs one launch plus the sampling kernels. Sampling,
-EOS handling and the :class:`~agents.base.Generation` records follow HFAgent exactly (the tests
+EOS handling and the :class:`~rlvr_envs.agent.Generation` records follow HFAgent exactly (the tests
 compare the two token for token).
 
 The graph reads the model's weights in place, so optimizer steps between rollouts are seen
@@ -23,8 +23,9 @@ from typing import Any
 
 import torch
 
-from .base import Generation, SamplingParams
-from .hf import HFAgent
+from rlvr_envs.agent import Generation, SamplingParams
+
+from ..hf import HFAgent
 
 _BATCH_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024)
 _LENGTH_STEP = 64  # cache lengths are rounded up to this, so a few graphs serve every call

@@ -1,12 +1,18 @@
 """The agent protocol, sampling parameters, the training-side generation record and agent errors.
 
+This is the bottom of the agent side: the rollout engine and evaluation (in ``rlvr_envs``) drive
+any object that follows it, and the ``agents`` package implements it (Hugging Face models,
+OpenAI-compatible servers). Nothing here imports torch.
+
 An agent maps a batch of observations (prompt strings, or chat message lists) to completion texts:
 that is all evaluation needs. Training also needs what was sampled, token by token, so an agent
 that owns a tokenizer offers ``generate`` / ``generate_tokens`` returning :class:`Generation`
 records (prompt ids, sampled ids, their sampling log-probs, truncation).
 
 With ``n`` samples per observation every batch call returns a flat list, observation-major:
-``[obs0 sample0, obs0 sample1, ..., obs1 sample0, ...]``.
+``[obs0 sample0, obs0 sample1, ..., obs1 sample0, ...]``. An agent whose ``act`` (or
+``generate``) names a ``seeds`` parameter is given one seed per sample in that order, so that a
+sample does not depend on the other samples of its batch.
 """
 
 from __future__ import annotations
@@ -59,6 +65,11 @@ class SamplingParams:
         """True when decoding takes the most likely token."""
         return self.temperature == 0
 
+    @staticmethod
+    def alias(name: str) -> str:
+        """The field an OpenAI-style alias stands for (``max_tokens`` -> ``max_new_tokens``)."""
+        return _ALIASES.get(name, name)
+
     @classmethod
     def build(
         cls, params: SamplingParams | Mapping[str, Any] | None = None, **overrides: Any
@@ -73,7 +84,7 @@ class SamplingParams:
         known = {f.name for f in fields(cls)}
         merged: dict[str, Any] = {}
         for key, value in values.items():
-            name = _ALIASES.get(key, key)
+            name = cls.alias(key)
             if name not in known:
                 raise TypeError(
                     f"unknown sampling parameter {key!r}; known: {sorted(known | set(_ALIASES))}"
