@@ -26,9 +26,11 @@ class Collected:
     rounds: int = 0
     zero_variance: int = 0
     too_few_valid: int = 0  # groups with under 2 completions left after faults
+    heldout_dropped: int = 0  # groups whose prompt turned out to be held out (no task source)
     generate_s: float = 0.0
     collect_s: float = 0.0
     verify_busy_s: float = 0.0  # summed verifier time (it runs in parallel)
+    generation_calls: int = 0
 
     @property
     def episodes(self) -> list[Episode]:
@@ -50,6 +52,7 @@ class Collected:
             "groups_sampled": groups,
             "groups_kept": len(self.kept),
             "groups_too_few_valid": self.too_few_valid,
+            "groups_heldout_dropped": self.heldout_dropped,
             "sampling_rounds": self.rounds,
             "faults": sum(not e.valid for e in sampled),
             "truncated_fraction": sum(e.truncated for e in sampled) / max(len(sampled), 1),
@@ -57,7 +60,68 @@ class Collected:
             "length_max": max(lengths, default=None),
             "length_reward_corr": pearson(lengths, rewards),
             "gen_tokens_per_s": generated / self.generate_s if self.generate_s else None,
+            "generation_calls": self.generation_calls,
+            **reset_stats(sampled),
         }
+
+    def timings(self) -> dict[str, float]:
+        """Where the collect phase's wall time went, and how much verification was hidden.
+
+        ``time_collect_s`` (wall) = generation + whatever waiting generation did not hide;
+        ``time_verify_busy_s`` sums the environment steps; ``time_verify_exposed_s`` is the
+        wall time spent not generating (resets and verification left to wait for);
+        ``time_verify_hidden_s`` is the verification that ran while the agent generated (or
+        beside other verification), so ``collect < generate + verify_busy`` shows the overlap.
+        """
+        exposed = max(self.collect_s - self.generate_s, 0.0)
+        return {
+            "time_collect_s": self.collect_s,
+            "time_generate_s": self.generate_s,
+            "time_verify_busy_s": self.verify_busy_s,
+            "time_verify_exposed_s": exposed,
+            "time_verify_hidden_s": max(self.verify_busy_s - exposed, 0.0),
+        }
+
+
+def reset_stats(episodes: Sequence[Episode]) -> dict[str, Any]:
+    """Figures about the tasks sampled, from what environments report at reset.
+
+    ``info["difficulty"]`` (a curriculum's current level, a number) gives ``difficulty_mean`` /
+    ``_min`` / ``_max`` and ``difficulty_counts`` (tasks per difficulty value); add new reset-time
+    figures here.
+    """
+    levels = [
+        e.reset_info.get("difficulty")
+        for e in episodes
+        if isinstance(e.reset_info.get("difficulty"), (int, float))
+    ]
+    if not levels:
+        return {}
+    counts: dict[str, int] = {}
+    for level in levels:
+        counts[str(level)] = counts.get(str(level), 0) + 1
+    return {
+        "difficulty_mean": float(np.mean(levels)),
+        "difficulty_min": float(min(levels)),
+        "difficulty_max": float(max(levels)),
+        "difficulty_counts": dict(sorted(counts.items())),
+    }
+
+
+def generation_batch_size(config: GRPOConfig, episodes: int, device_type: str) -> int:
+    """Episodes per agent call, so later sub-batches generate while earlier ones are verified.
+
+    ``config.generation_batch_size`` when set; else on CPU a quarter of the round in whole groups
+    (decoding time there grows with the batch, so splitting costs little), and on CUDA the whole
+    round (a decode step costs about the same whatever the batch, so splitting would cost more
+    generation time than it hides; set it for slow verifiers such as code).
+    """
+    if config.generation_batch_size:
+        return config.generation_batch_size
+    if device_type == "cuda":
+        return episodes
+    groups = -(-episodes // config.group_size)
+    return max(1, -(-groups // 4)) * config.group_size
 
 
 def collect_groups(
@@ -67,6 +131,7 @@ def collect_groups(
     config: GRPOConfig,
     rng: np.random.Generator,
     autocast: Callable[[], Any],
+    device_type: str = "cpu",
 ) -> Collected:
     """Rollouts until ``batch_size / group_size`` groups are kept (or the rounds run out).
 
@@ -86,6 +151,8 @@ def collect_groups(
     while len(out.kept) < tasks_per_step and out.rounds < max_rounds:
         need = tasks_per_step - len(out.kept)
         task_ids, reset_seed = split.training(need, rng)
+        episodes = need * config.group_size
+        sub_batch = generation_batch_size(config, episodes, device_type)
         started = time.perf_counter()
         with autocast():
             batch = runner.collect(
@@ -96,12 +163,19 @@ def collect_groups(
                 task_ids=task_ids,
                 sampling={**sampling, "seed": int(rng.integers(2**62))},
                 on_error="record",
+                generation_batch_size=sub_batch,
+                # Which episodes share a sub-batch depends on which resets finish first, so a
+                # split round draws one seed per sample to stay reproducible.
+                seeding="sample" if sub_batch < episodes else "call",
             )
         out.collect_s += time.perf_counter() - started
         out.generate_s += batch.timings["generate_s"]
         out.verify_busy_s += batch.timings["verify_s"]
+        out.generation_calls += int(batch.timings["generation_calls"])
         out.rounds += 1
-        for group in batch.groups():
+        groups, dropped = split.drop_heldout(batch.groups())
+        out.heldout_dropped += dropped
+        for group in groups:
             out.sampled.extend(group)
             valid = [e for e in group if e.valid]
             if len(valid) < 2:

@@ -19,7 +19,7 @@ import torch
 from rlvr_envs.prompts import fill_template
 from rlvr_envs.rollout.tokens import encode_text
 
-from .logs import progress_bar
+from .logs import Progress
 
 
 def warmup_examples(
@@ -57,6 +57,7 @@ def supervised_warmup(
     pad_token_id: int = 0,
     autocast: Callable[[], Any] = contextlib.nullcontext,
     progress: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """``steps`` AdamW steps of cross-entropy on the completion tokens; returns first/last loss."""
     device = next(model.parameters()).device
@@ -68,7 +69,7 @@ def supervised_warmup(
     started = time.perf_counter()
     model.train()
     cursor = 0
-    with progress_bar(steps, 0, progress, desc="warm-up") as bar:
+    with Progress(steps, 0, progress, "warm-up step", write=log) as bar:
         for _ in range(steps):
             picked = []
             for _ in range(batch_size):
@@ -98,9 +99,7 @@ def supervised_warmup(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            bar.update(loss=f"{losses[-1]:.3f}")
     return {
         "steps": float(steps),
         "loss_first": losses[0],
