@@ -253,7 +253,7 @@ def run_ours(
         "gen_tok_s": spread([completion / g for g in gen]),
         "train_tok_s": spread([tokens / t for t in train]),
         "generate_s": spread(gen),
-        "verify_s": spread([r["time_verify_exposed_s"] for r in steps]),
+        "verify_s": spread([r["time_env_wait_s"] for r in steps]),
         "train_s": spread(train),
         "sampler_logprob_diff": spread([r["sampler_logprob_diff"] for r in steps]),
         "peak_gib": peak,

@@ -56,8 +56,8 @@ def sampler_mismatch_warning(diff: float | None, precision: str) -> str | None:
         f"sampler_logprob_diff is {diff:.2g} at step 1, over {bound:g} ({precision}): the "
         "log-probs the trainer computes are not those the completions were sampled with, so "
         "ratios and KL are off. Causes: dropout left on (disable_dropout), a model whose logits "
-        "the trainer does not reproduce, or sampling settings (temperature, top_p) the "
-        "trainer's log-probs do not include"
+        "the trainer does not reproduce, or an agent that samples at another temperature than "
+        "the config's"
     )
 
 

@@ -50,8 +50,6 @@ from .rollouts import collect_groups, no_signal_message
 from .split import TaskSplit, heldout_accuracy
 from .update import update_policy
 
-WARMUP_POOL = 16_384  # most distinct warm-up examples built (then reused)
-
 
 @dataclass
 class TrainingRun:
@@ -217,14 +215,24 @@ def warm_up(run: TrainingRun) -> None:
         else None
     )
     count = config.warmup_steps * config.warmup_batch_size
-    # A pool of examples reused across steps: building one (reset, tokenise) costs about half of
-    # training on it once.
-    pool = min(count, WARMUP_POOL)
-    task_ids, _ = split.training(pool, np.random.default_rng([config.seed, 7]))
-    if task_ids is None:
-        raise ConfigError("a supervised warm-up needs an environment with a task source")
+    task_ids, seed = split.training(count, np.random.default_rng([config.seed, 7]))
+    if task_ids is not None:
+        resets = [
+            {"options": {"task": split.last_tasks[i]} if i in split.last_tasks else {"task_id": i}}
+            for i in task_ids
+        ]
+        keep = None  # chosen by prompt already
+    else:
+        # No task source (a curriculum over several environments, a remote environment): the
+        # examples are whatever seeded resets give, minus held-out prompts.
+        run.log(
+            f"warm-up: {config.env} has no task source, so its {count} examples come from "
+            "seeded resets (held-out prompts skipped)"
+        )
+        resets = [{"seed": seed + k} for k in range(count)]
+        keep = split.admit
     examples = warmup_examples(
-        run.probe, task_ids, completion=config.warmup_completion, agent=policy.agent
+        run.probe, resets, completion=config.warmup_completion, agent=policy.agent, keep=keep
     )
     result = supervised_warmup(
         policy.model,
@@ -232,6 +240,7 @@ def warm_up(run: TrainingRun) -> None:
         steps=config.warmup_steps,
         batch_size=config.warmup_batch_size,
         lr=config.warmup_lr,
+        lr_schedule=config.warmup_lr_schedule,
         seed=config.seed,
         pad_token_id=policy.agent.pad_token_id,
         autocast=policy.autocast,
@@ -287,9 +296,7 @@ def rl_step(run: TrainingRun, step: int) -> tuple[dict[str, Any], bool, list[Any
     config, policy = run.config, run.policy
     step_started = time.perf_counter()
     rng = np.random.default_rng([config.seed, step])
-    collected = collect_groups(
-        run.runner, policy.agent, run.split, config, rng, policy.autocast, policy.device.type
-    )
+    collected = collect_groups(run.runner, policy.agent, run.split, config, rng, policy.autocast)
     record = collected.record(step, config.group_size)
     train_started = time.perf_counter()
     update, signal = update_policy(policy, collected.kept, config, step)

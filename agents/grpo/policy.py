@@ -133,6 +133,15 @@ def disable_dropout(model: Any) -> int:
     return changed
 
 
+def lr_factor(update: int, total: int, *, ramp: int, schedule: str) -> float:
+    """The learning rate's multiplier at ``update`` of ``total``: a linear ramp over ``ramp``
+    updates, then ``constant``, or ``linear`` decay to 0 at the last update."""
+    warm = min(1.0, (update + 1) / (ramp + 1))
+    if schedule == "linear":
+        return warm * max(0.0, 1 - update / total)
+    return warm
+
+
 def autocast_factory(device: torch.device, precision: str) -> Callable[[], Any]:
     """A context-manager factory: bf16 autocast under bf16-mixed, else a no-op."""
     if precision != "bf16-mixed":
@@ -178,14 +187,12 @@ def build_policy(config: GRPOConfig, device: torch.device, precision: str) -> Po
         fused=device.type == "cuda",
     )
     total_updates = config.steps * config.num_updates * config.steps_per_batch
-
-    def lr_factor(update: int) -> float:
-        warm = min(1.0, (update + 1) / (config.lr_warmup_steps + 1))
-        if config.lr_schedule == "linear":
-            return warm * max(0.0, 1 - update / total_updates)
-        return warm
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda update: lr_factor(
+            update, total_updates, ramp=config.lr_warmup_steps, schedule=config.lr_schedule
+        ),
+    )
     generation_batch = config.generation_batch_size or max(config.batch_size, config.eval_tasks, 1)
     if device.type == "cuda" and config.cuda_graphs:
         from .decode import StaticCacheAgent  # one launch per decoded token, not hundreds

@@ -49,6 +49,7 @@ class TaskSplit:
         self.eval_seed = eval_seed
         self.heldout: dict[str, str] = {}  # prompt -> task id, in evaluation order
         self.seen: dict[str, str] = {}  # every prompt handed to training -> its first task id
+        self.last_tasks: dict[str, Task] = {}  # the Task objects of the last training() call
         self.train_ids: list[str] | None = None
         self.mode = "seeds"
         if source is not None and callable(getattr(source, "get", None)):
@@ -110,14 +111,17 @@ class TaskSplit:
 
     def training(self, n: int, rng: np.random.Generator) -> tuple[list[str] | None, int]:
         """``n`` training tasks (ids, or None with consecutive reset seeds) and a reset seed;
-        every prompt handed out is recorded in :attr:`seen`."""
+        every prompt handed out is recorded in :attr:`seen` (procedural tasks are kept in
+        :attr:`last_tasks`, so a caller need not rebuild them)."""
         seed = int(rng.integers(0, self._EVAL_SEEDS - n))
+        self.last_tasks = {}
         if self.mode == "procedural":
             ids: list[str] = []
             for _ in range(n * _DRAWS_PER_TASK):
                 task = self.source.sample(rng)
                 if task.prompt not in self.heldout:
                     ids.append(task.id)
+                    self.last_tasks[task.id] = task
                     self.seen.setdefault(task.prompt, task.id)
                     if len(ids) == n:
                         return ids, seed
@@ -149,13 +153,20 @@ class TaskSplit:
             if self.source is not None and self.mode != "seeds":
                 kept.append(list(group))  # chosen by prompt already, recorded in training()
                 continue
-            key = prompt_text(first.observation)
-            if key in self.heldout:
+            if not self.admit(first.observation, first.task_id or f"seed:{first.seed}"):
                 dropped += 1
                 continue
-            self.seen.setdefault(key, first.task_id or f"seed:{first.seed}")
             kept.append(list(group))
         return kept, dropped
+
+    def admit(self, observation: Any, task_id: str) -> bool:
+        """Whether a prompt met after a reset may be trained on (it is not held out); if so it
+        is recorded as seen."""
+        key = prompt_text(observation)
+        if key in self.heldout:
+            return False
+        self.seen.setdefault(key, task_id)
+        return True
 
     def evaluation(self) -> tuple[list[str] | None, int]:
         """The held-out tasks (ids, or None with reset seeds from the evaluation range)."""

@@ -28,9 +28,10 @@ def test_a_run_never_trains_on_a_heldout_prompt(tmp_path, tiny_path, monkeypatch
     seen_ids: list[str] = []
     examples, collect = warmup.warmup_examples, rollouts.collect_groups
 
-    def recording_examples(env, task_ids, **kwargs):
-        seen_ids.extend(task_ids)
-        return examples(env, task_ids, **kwargs)
+    def recording_examples(env, resets, **kwargs):
+        resets = list(resets)
+        seen_ids.extend(r["options"].get("task_id") or r["options"]["task"].id for r in resets)
+        return examples(env, resets, **kwargs)
 
     def recording_collect(*args, **kwargs):
         collected = collect(*args, **kwargs)

@@ -15,9 +15,10 @@ TIMING_KEYS = {
     "train_tokens_per_s",
     "time_collect_s",
     "time_generate_s",
+    "time_env_wait_s",
     "time_verify_busy_s",
-    "time_verify_exposed_s",
-    "time_verify_hidden_s",
+    "time_reset_busy_s",
+    "time_overlap_s",
     "time_train_s",
     "time_step_s",
 }
