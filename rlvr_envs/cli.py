@@ -37,6 +37,12 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return sandbox_main(args.rest)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server.cli import run
+
+    return run(args)
+
+
 def _key_value(text: str) -> tuple[str, object]:
     """``key=value`` with the value read as JSON when it parses (numbers, booleans, lists)."""
     import json
@@ -347,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="any GRPOConfig field (repeatable; JSON values), e.g. --set clip_high=0.28",
     )
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("serve", help="serve an environment over OpenEnv's protocol ([serve] extra)")
+    from .server.cli import add_arguments  # argparse only; FastAPI loads when serving
+
+    add_arguments(p, _key_value)
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("sandbox", help="sandbox tools: doctor, build-image", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
