@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -77,15 +75,17 @@ class ChildServer:
             stream.close()
 
 
-@pytest.fixture
-def child_servers() -> Iterator[Callable[..., ChildServer]]:
-    """Start child servers with ``start(module, *args)``; each is killed when the test ends."""
+@contextlib.contextmanager
+def child_servers(*prefix: str) -> Iterator[Callable[..., ChildServer]]:
+    """``start(*args)`` runs ``python -m *prefix *args --port 0``; all are killed at the end."""
     started: list[ChildServer] = []
 
-    def start(*argv: str) -> ChildServer:
-        started.append(ChildServer(*argv))
+    def start(*args: str) -> ChildServer:
+        started.append(ChildServer(*prefix, *args))
         return started[-1]
 
-    yield start
-    for server in started:
-        server.stop()
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()

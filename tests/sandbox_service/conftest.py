@@ -12,7 +12,7 @@ import sandbox
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from tests.serving import ChildServer, child_servers  # noqa: E402, F401  (fixture)
+from tests.serving import ChildServer, child_servers  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -42,6 +42,7 @@ def service(local_pool) -> Iterator[tuple[str, object]]:
 
 
 @pytest.fixture
-def service_process(child_servers) -> Callable[..., ChildServer]:
+def service_process() -> Iterator[Callable[..., ChildServer]]:
     """Start ``python -m sandbox serve --port 0 ARGS...``; killed at the end of the test."""
-    return lambda *args: child_servers("sandbox", "serve", *args)
+    with child_servers("sandbox", "serve") as start:
+        yield start

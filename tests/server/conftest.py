@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from tests.serving import ChildServer, child_servers  # noqa: E402, F401  (fixture)
+from tests.serving import ChildServer, child_servers  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -26,6 +26,7 @@ def serve_in_thread(config, make_env: Callable | None = None) -> Iterator[tuple[
 
 
 @pytest.fixture
-def server_process(child_servers) -> Callable[..., ChildServer]:
+def server_process() -> Iterator[Callable[..., ChildServer]]:
     """Start ``rlvr-envs serve --port 0 ARGS...``; killed at the end of the test."""
-    return lambda *args: child_servers("rlvr_envs", "serve", *args)
+    with child_servers("rlvr_envs", "serve") as start:
+        yield start
