@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import socket
 import sys
 import threading
 from dataclasses import replace
@@ -33,6 +32,7 @@ from .fusion import (
     response_from_result,
 )
 from .limits import MIB, Limits
+from .listen import listening_socket
 from .result import ExecResult, ExecStatus
 
 log = logging.getLogger("sandbox.service")
@@ -231,7 +231,7 @@ def serve_main(argv: list[str]) -> int:
         box, max_run_timeout_s=args.max_run_timeout, max_memory_mb=args.max_memory_mb
     )
     try:
-        sock = socket.create_server((args.host, args.port), backlog=1024)
+        sock = listening_socket(args.host, args.port)
     except OSError as error:
         print(f"sandbox serve: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
         box.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from sandbox.listen import listening_socket
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +26,7 @@ def serve_in_thread(app: Any, **uvicorn_options: Any) -> Iterator[str]:
     """Run ``app`` with uvicorn in a thread; yields its base URL, stops it afterwards."""
     import uvicorn
 
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)
     config = uvicorn.Config(app, log_level="error", **uvicorn_options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

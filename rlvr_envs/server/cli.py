@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import resource
-import socket
 import sys
 from collections.abc import Callable
 
@@ -56,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
+        from sandbox.listen import listening_socket
+
         from .app import create_app
     except ImportError as error:
         print(
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     raise_open_file_limit()
     try:
-        sock = socket.create_server((args.host, args.port), backlog=4096)
+        sock = listening_socket(args.host, args.port, backlog=4096)
     except OSError as error:
         print(f"rlvr-envs serve: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
