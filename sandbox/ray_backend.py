@@ -36,8 +36,9 @@ class PoolActor:
     def __init__(self, backend: str, options: Mapping[str, Any]) -> None:
         from sandbox.registry import get_sandbox
 
+        # Built here (an unavailable backend fails the actor now), started by the first jobs:
+        # from the actor's long-lived threads, as bwrap's --die-with-parent requires.
         self.box = get_sandbox(backend, shared=False, **dict(options))
-        self.box.start()
 
     def run(self, job: Job) -> ExecResult:
         """Run one job on this actor's pool."""

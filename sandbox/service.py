@@ -11,15 +11,16 @@ FastAPI and uvicorn (the ``serve`` extra) are imported by this module only.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -104,7 +105,12 @@ def _b64(text: str) -> bytes:
 
 
 class RunCodeService:
-    """Turns ``/run_code`` bodies into jobs on ``box`` and results into responses."""
+    """Turns ``/run_code`` bodies into jobs on ``box`` and results into responses.
+
+    Jobs are submitted from the service's own threads, which live as long as it does: bwrap's
+    ``--die-with-parent`` ties a worker to the thread that started it, so workers must not be
+    started from short-lived threads (``Sandbox.start()``'s, or an idle-expiring thread cache).
+    """
 
     def __init__(
         self,
@@ -123,6 +129,20 @@ class RunCodeService:
         self.jobs = 0
         self.in_flight = 0
         self._count_lock = threading.Lock()
+        # Jobs waiting for a pool worker hold a thread; more than a few per worker only queue.
+        self.threads = ThreadPoolExecutor(max(4, 4 * box.workers), thread_name_prefix="run-code")
+
+    def warm_up(self) -> list[ExecResult]:
+        """Start every pool worker (from the service's threads) with a job that does nothing."""
+        futures = [
+            self.threads.submit(self.box.submit, Job(code="pass")) for _ in range(self.box.workers)
+        ]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        """Stop the threads and the pool."""
+        self.threads.shutdown(wait=False, cancel_futures=True)
+        self.box.close()
 
     def run(self, body: Any) -> dict[str, Any]:
         """The response to one request body (blocking: call it in a thread)."""
@@ -166,7 +186,6 @@ def create_app(service: RunCodeService) -> FastAPI:
     """The FastAPI application for ``service``."""
     max_body_bytes = service.max_body_bytes
     app = FastAPI(title="rlvr-envs sandbox (SandboxFusion /run_code)", version="1.0.0")
-    limiter = anyio.CapacityLimiter(max(4, 4 * service.box.workers))  # waiting jobs hold threads
     app.state.service = service
 
     @app.get("/health")
@@ -195,7 +214,8 @@ def create_app(service: RunCodeService) -> FastAPI:
         except ValueError as error:
             return JSONResponse({"detail": f"the body is not valid JSON: {error}"}, 400)
         try:
-            answer = await anyio.to_thread.run_sync(service.run, body, limiter=limiter)
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(service.threads, service.run, body)
         except RequestError as error:
             return JSONResponse({"detail": str(error)}, 422)
         return JSONResponse(answer)
@@ -223,18 +243,23 @@ def serve_main(argv: list[str]) -> int:
     from .registry import get_sandbox
 
     try:
-        box = get_sandbox(args.backend, shared=False, workers=args.workers).start()
+        box = get_sandbox(args.backend, shared=False, workers=args.workers)
     except (BackendUnavailable, ValueError) as error:
         print(f"sandbox serve: {error}", file=sys.stderr)
         return 2
     service = RunCodeService(
         box, max_run_timeout_s=args.max_run_timeout, max_memory_mb=args.max_memory_mb
     )
+    broken = [r.detail for r in service.warm_up() if not r.ok]
+    if len(broken) == box.workers:
+        print(f"sandbox serve: the {box.name} pool cannot run jobs: {broken[0]}", file=sys.stderr)
+        service.close()
+        return 2
     try:
         sock = listening_socket(args.host, args.port)
     except OSError as error:
         print(f"sandbox serve: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
-        box.close()
+        service.close()
         return 2
     host, port = sock.getsockname()[:2]
     print(
@@ -245,5 +270,5 @@ def serve_main(argv: list[str]) -> int:
         server = uvicorn.Server(uvicorn.Config(create_app(service), log_level=args.log_level))
         server.run(sockets=[sock])
     finally:
-        box.close()
+        service.close()
     return 0

@@ -22,8 +22,11 @@ def run_code_service(box: sandbox.Sandbox, **settings) -> Iterator[tuple[str, ob
     from tests.serving import serve_in_thread
 
     service = RunCodeService(box, **settings)
-    with serve_in_thread(create_app(service)) as url:
-        yield url, service
+    try:
+        with serve_in_thread(create_app(service)) as url:
+            yield url, service
+    finally:
+        service.threads.shutdown(wait=False)
 
 
 @pytest.fixture(scope="session")

@@ -49,12 +49,9 @@ def remote(service) -> RemoteSandbox:
 def test_results_equal_the_local_pools(remote, local_pool):
     for job, there, here in zip(PROGRAMS, remote.run_many(PROGRAMS), local_pool.run_many(PROGRAMS)):
         assert there.status is here.status, (job, there)
-        assert (there.stdout, there.exit_code, there.signal) == (
-            here.stdout,
-            here.exit_code,
-            here.signal,
-        )
-        assert there.stdout_truncated == here.stdout_truncated
+        assert there.stdout == here.stdout and there.stdout_truncated == here.stdout_truncated
+        if there.status is not ExecStatus.OUTPUT_LIMIT:  # killed, or done first: a race
+            assert (there.exit_code, there.signal) == (here.exit_code, here.signal)
         assert there.backend == "remote:local"
 
 
