@@ -2,7 +2,7 @@
 
 ``get_sandbox("ray", num_actors=N, backend="bwrap")`` starts N actors (spread over the cluster's
 nodes); each builds ``get_sandbox(backend, workers=...)`` on its node and runs jobs on it. The
-driver keeps at most ``max_pending`` jobs in flight per actor (default: its pool size) and sends
+driver keeps at most ``max_pending`` jobs in flight per actor (default: twice its pool size) and sends
 each job to the least-busy actor, so callers block (backpressure) instead of queueing unbounded
 work on the cluster. A job whose actor dies, or does not answer within its wall time plus
 ``answer_grace_s``, is ``sandbox_error``, and the actor is replaced.
@@ -106,7 +106,8 @@ class RaySandbox(Sandbox):
         self.default_limits = limits or Limits()
         self.allow_network = bool(allow_network)
         self.answer_grace_s = answer_grace_s
-        self.max_pending = max_pending or workers
+        # One job waiting inside each actor per pool worker hides the round trip to the driver.
+        self.max_pending = max_pending or 2 * workers
         self.workers = num_actors * workers
         pool = {
             "workers": workers,
