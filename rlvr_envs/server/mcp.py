@@ -137,13 +137,14 @@ class McpHandler:
             known = ", ".join(t["name"] for t in TOOLS)
             raise _RpcError(INVALID_PARAMS, f"unknown tool {name!r}; tools: {known}")
         session_id = arguments.pop("session_id", None) or params.get("session_id")
+        opened = None  # a session this call opens, closed again if the call fails
         try:
             if ws_session is not None:
                 session = ws_session
             elif session_id is not None:
                 session = self._named_session(session_id)
             elif name == "reset":
-                session = await self.manager.open("http")
+                session = opened = await self.manager.open("http")
             else:
                 raise _RpcError(INVALID_PARAMS, f"{name} needs the session_id that reset returned")
             if name == "reset":
@@ -157,7 +158,13 @@ class McpHandler:
             else:
                 payload = self.manager.state(session)
         except ProtocolError as error:
+            if opened is not None:
+                await self.manager.close(opened)
             return _tool_result({"code": error.code, "message": error.message}, is_error=True)
+        except ValidationError:
+            if opened is not None:
+                await self.manager.close(opened)
+            raise
         if ws_session is None:
             payload = {**payload, "session_id": session.id}
         return _tool_result(payload)

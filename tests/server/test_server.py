@@ -159,7 +159,7 @@ def test_bad_http_requests_get_4xx(arithmetic_server, path, body, status, code):
 
 
 def test_mcp_tools_over_http(arithmetic_server):
-    url, _ = arithmetic_server
+    url, app = arithmetic_server
 
     def rpc(method, params=None, rid=1):
         body = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
@@ -187,6 +187,13 @@ def test_mcp_tools_over_http(arithmetic_server):
         == -32602
     )
     assert rpc("tools/call", {"name": "fly"})["error"]["code"] == -32602
+    before = app.state.manager.active
+    bad = rpc("tools/call", {"name": "reset", "arguments": {"options": {"colour": "red"}}})
+    assert bad["result"]["isError"] is True
+    assert (
+        rpc("tools/call", {"name": "reset", "arguments": {"seed": -1}})["error"]["code"] == -32602
+    )
+    assert app.state.manager.active == before  # failed resets leave no session behind
     assert rpc("resources/list")["error"]["code"] == -32601
     assert rpc("openenv/session/close", {"session_id": session})["result"]["closed"] is True
     assert httpx.post(url + "/mcp", content=b"{").json()["error"]["code"] == -32700
