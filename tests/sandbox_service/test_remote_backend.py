@@ -112,6 +112,7 @@ def test_no_reachable_service_is_a_sandbox_error():
         box.run_python("print(1)")
 
 
+@pytest.mark.slow  # a server in its own process
 def test_a_service_killed_mid_job_gives_sandbox_error_and_the_next_job_goes_elsewhere(
     service, service_process
 ):
@@ -139,6 +140,7 @@ def test_a_service_killed_mid_job_gives_sandbox_error_and_the_next_job_goes_else
     box.close()
 
 
+@pytest.mark.slow  # a server in its own process
 def test_a_hung_service_times_out(service_process):
     hung = service_process("--backend", "local", "--workers", "1")
     box = RemoteSandbox(url=hung.url, timeout_s=0.5)

@@ -113,6 +113,7 @@ def test_oversize_bodies_are_refused(local_pool):
         )
 
 
+@pytest.mark.slow  # a server in its own process
 def test_the_serve_command_runs_a_service(service_process):
     proc = service_process("--backend", "local", "--workers", "1")
     response = run_code(

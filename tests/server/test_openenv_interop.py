@@ -17,13 +17,19 @@ import pytest
 
 import rlvr_envs  # noqa: F401  (registers the environments)
 
-openenv_client = pytest.importorskip("openenv.core.generic_client")
-GenericEnvClient = openenv_client.GenericEnvClient
-
 ARITH = "rlvr/Arithmetic-v0"
 
+# Importing openenv-core takes seconds, so the module imports it only when a test runs, and
+# every test here is marked slow (they all run in `pytest -m ""` and CI).
+pytestmark = pytest.mark.slow
 
-@pytest.mark.slow  # the openenv CLI takes seconds to import
+
+def generic_client(url: str):
+    """openenv-core's GenericEnvClient for ``url``."""
+    module = pytest.importorskip("openenv.core.generic_client")
+    return module.GenericEnvClient(base_url=url)
+
+
 def test_openenv_validate_passes(server_process):
     server = server_process("--env", ARITH)
     run = subprocess.run(
@@ -53,7 +59,7 @@ async def run_session(
     url: str, seed: int, completion: str, episodes: int, latencies: list, ready=None
 ) -> list[float]:
     """Connect, wait for every session to be connected, then play ``episodes`` episodes."""
-    async with GenericEnvClient(base_url=url) as client:
+    async with generic_client(url) as client:
         await client.reset(seed=seed)
         if ready is not None:
             await ready()
@@ -79,7 +85,6 @@ def test_generic_env_client_runs_episodes(server_process):
     assert rewards == [1.0, 1.0, 1.0]
 
 
-@pytest.mark.slow
 def test_256_concurrent_generic_env_client_sessions(server_process):
     sessions, episodes = 256, 8
     server = server_process("--env", ARITH, "--max-sessions", str(sessions))
@@ -119,7 +124,7 @@ def test_a_killed_server_makes_generic_clients_fail_fast(server_process):
     server = server_process("--env", ARITH)
 
     async def main():
-        clients = [GenericEnvClient(base_url=server.url) for _ in range(8)]
+        clients = [generic_client(server.url) for _ in range(8)]
         for client in clients:
             await client.connect()
             await client.reset(seed=1)

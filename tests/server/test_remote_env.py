@@ -103,6 +103,7 @@ def test_capacity_is_reported(server_url):
         second.close()
 
 
+@pytest.mark.slow  # a server in its own process
 def test_a_killed_server_fails_fast_and_reconnects_fail_clearly(server_process):
     server = server_process("--env", ARITH)
     env = RemoteEnv(server.url, timeout_s=30)
@@ -119,6 +120,7 @@ def test_a_killed_server_fails_fast_and_reconnects_fail_clearly(server_process):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow  # a server in its own process
 def test_a_hung_server_times_out(server_process):
     server = server_process("--env", ARITH)
     env = RemoteEnv(server.url, timeout_s=0.5)

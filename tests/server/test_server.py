@@ -282,20 +282,20 @@ def test_a_step_over_the_timeout_closes_the_session():
     envs: list[EchoEnv] = []
 
     def make_env():
-        envs.append(EchoEnv(delay_s=1.0))
+        envs.append(EchoEnv(delay_s=0.6))
         return envs[-1]
 
-    config = ServerConfig(env_id="servertest/Echo-v0", step_timeout_s=0.2)
+    config = ServerConfig(env_id="servertest/Echo-v0", step_timeout_s=0.1)
     with serve_in_thread(config, make_env) as (url, app):
         with connect(ws_url(url)) as ws:
             ask(ws, {"type": "reset"})
             started = time.monotonic()
             reply = ask(ws, {"type": "step", "data": {"message": "x"}})
-            assert time.monotonic() - started < 0.9
+            assert time.monotonic() - started < 0.5
             assert reply["data"]["code"] == "STEP_TIMEOUT"
             with pytest.raises(ConnectionClosed):
                 ws.recv(timeout=5)
-        time.sleep(1.2)
+        time.sleep(0.7)
         assert envs[-1].closed  # closed once the stuck step returned
         assert app.state.manager.active == 0
 
@@ -374,6 +374,7 @@ def test_graceful_shutdown_closes_every_session():
                 ws.recv(timeout=5)
 
 
+@pytest.mark.slow  # a server in its own process
 def test_sigterm_closes_every_session_of_a_served_process(server_process, tmp_path: Path):
     server = server_process(
         "--env", "tests.server.envs:servertest/Echo-v0", "--env-arg", f"close_dir={tmp_path}"
