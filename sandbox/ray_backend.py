@@ -23,6 +23,7 @@ from typing import Any
 
 from .base import BackendUnavailable, Job, Sandbox, SandboxError
 from .limits import Limits
+from .registry import DELEGATING, get_sandbox
 from .result import ExecResult
 
 log = logging.getLogger("sandbox")
@@ -34,8 +35,6 @@ class PoolActor:
     """The body of one actor: a local sandbox pool (wrapped with ``ray.remote`` by RaySandbox)."""
 
     def __init__(self, backend: str, options: Mapping[str, Any]) -> None:
-        from sandbox.registry import get_sandbox
-
         # Built here (an unavailable backend fails the actor now), started by the first jobs:
         # from the actor's long-lived threads, as bwrap's --die-with-parent requires.
         self.box = get_sandbox(backend, shared=False, **dict(options))
@@ -255,3 +254,6 @@ class RaySandbox(Sandbox):
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+DELEGATING[RaySandbox.name] = RaySandbox

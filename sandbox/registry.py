@@ -11,8 +11,6 @@ from .base import BackendUnavailable, Sandbox
 from .bwrap import BwrapSandbox
 from .docker_backend import DockerSandbox
 from .local import LocalSandbox
-from .ray_backend import RaySandbox
-from .remote import RemoteSandbox
 
 log = logging.getLogger("sandbox")
 
@@ -22,8 +20,9 @@ BACKENDS: dict[str, type[Sandbox]] = {
     "docker": DockerSandbox,
 }
 AUTO_ORDER = ("docker", "bwrap", "local")  # strongest isolation first
-# Backends that hand jobs to services or Ray actors: named explicitly, never picked by "auto".
-DELEGATING: dict[str, type[Sandbox]] = {"remote": RemoteSandbox, "ray": RaySandbox}
+# Backends that hand jobs to services or Ray actors ("remote", "ray"): named explicitly, never
+# picked by "auto". Their modules add themselves here (the package imports both).
+DELEGATING: dict[str, type[Sandbox]] = {}
 COMMON_OPTIONS = {"workers", "limits", "allow_network", "disk_mb", "preload"}
 
 _shared: dict[tuple[str, str], Sandbox] = {}

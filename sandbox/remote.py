@@ -24,6 +24,7 @@ from typing import Any
 from .base import BackendUnavailable, Job, Sandbox, SandboxError
 from .fusion import request_from_job, result_from_response
 from .limits import Limits
+from .registry import DELEGATING
 from .result import ExecResult
 
 URLS_VARIABLE = "RLVR_SANDBOX_URLS"
@@ -221,3 +222,6 @@ class RemoteSandbox(Sandbox):
 
     def __repr__(self) -> str:
         return f"<RemoteSandbox {[s.url for s in self.services]}>"
+
+
+DELEGATING[RemoteSandbox.name] = RemoteSandbox
