@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import sys
@@ -64,8 +65,8 @@ def unwrap_fetch(result: ExecResult) -> tuple[ExecResult, dict[str, str]]:
     try:
         report = json.loads(result.stdout.strip().splitlines()[-1])
         code = int(report["code"])
-        stdout = _b64(report["stdout"])
-        stderr = _b64(report["stderr"])
+        stdout = base64.b64decode(report["stdout"])
+        stderr = base64.b64decode(report["stderr"])
         files = {k: v for k, v in report["files"].items() if isinstance(v, str)}
     except (ValueError, KeyError, IndexError, TypeError):
         # Only the program itself can garble the wrapper's report: its failure, not ours.
@@ -96,12 +97,6 @@ def unwrap_fetch(result: ExecResult) -> tuple[ExecResult, dict[str, str]]:
         detail=detail,
     )
     return program, files
-
-
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)
 
 
 class RunCodeService:
