@@ -173,16 +173,15 @@ def bench_sandboxes(backend: str, num_envs: int, rounds: int, trivial_jobs: int)
     """The sandbox rows of the table."""
     os.environ.setdefault("RLVR_ENVS_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     service = ChildServer("sandbox", "serve", "--backend", backend, "--workers", "2")
-    boxes = {
-        "local pool (2 workers)": sandbox.get_sandbox(backend, shared=False, workers=2),
-        "remote (1 service, 2 workers)": sandbox.get_sandbox(
-            "remote", shared=False, url=service.url
-        ),
-        "ray (2 actors x 1 worker)": sandbox.get_sandbox(
-            "ray", shared=False, num_actors=2, backend=backend, workers=1
-        ),
-    }
+    boxes: dict[str, sandbox.Sandbox] = {}
     try:
+        boxes["local pool (2 workers)"] = sandbox.get_sandbox(backend, shared=False, workers=2)
+        boxes["remote (1 service, 2 workers)"] = sandbox.get_sandbox(
+            "remote", shared=False, url=service.url
+        )
+        boxes["ray (2 actors x 1 worker)"] = sandbox.get_sandbox(
+            "ray", shared=False, num_actors=2, backend=backend, workers=1
+        )
         for box in boxes.values():
             box.start()
             box.run_many(["pass"] * 8)
