@@ -1,4 +1,4 @@
-"""Command line: ``doctor`` (which backends work here, and why not) and ``build-image``."""
+"""Command line: ``doctor`` (which backends work here, and why not), ``build-image``, ``serve``."""
 
 from __future__ import annotations
 
@@ -95,6 +95,18 @@ def build_image_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_cmd(argv: list[str]) -> int:
+    """Run the /run_code service (see sandbox.service; FastAPI loads only then)."""
+    try:
+        from .service import serve_main
+    except ImportError as error:
+        print(
+            f"sandbox serve needs FastAPI and uvicorn (rlvr-envs[serve]): {error}", file=sys.stderr
+        )
+        return 2
+    return serve_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``rlvr-envs sandbox ...`` and ``python -m sandbox ...``."""
     parser = argparse.ArgumentParser(
@@ -118,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mirror", default=None, help="Debian mirror (default: the one apt uses)")
     p.add_argument("--include", default="", help="extra Debian packages, comma-separated")
     p.set_defaults(func=build_image_cmd)
+    sub.add_parser("serve", help="a SandboxFusion-compatible /run_code service (its own options)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        return serve_cmd(argv[1:])
     args = parser.parse_args(argv)
     return args.func(args)
 

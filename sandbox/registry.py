@@ -20,6 +20,9 @@ BACKENDS: dict[str, type[Sandbox]] = {
     "docker": DockerSandbox,
 }
 AUTO_ORDER = ("docker", "bwrap", "local")  # strongest isolation first
+# Backends that hand jobs to services or Ray actors ("remote", "ray"): named explicitly, never
+# picked by "auto". Their modules add themselves here (the package imports both).
+DELEGATING: dict[str, type[Sandbox]] = {}
 COMMON_OPTIONS = {"workers", "limits", "allow_network", "disk_mb", "preload"}
 
 _shared: dict[tuple[str, str], Sandbox] = {}
@@ -70,22 +73,23 @@ def resolve_backend(name: str = "auto") -> str:
                     return candidate
                 reasons.append(f"{candidate}: {why}")
             raise BackendUnavailable("no sandbox backend can run here: " + "; ".join(reasons))
-    if name not in BACKENDS:
+    if name not in BACKENDS and name not in DELEGATING:
         raise ValueError(
-            f"unknown sandbox backend {name!r}; choose from {sorted(BACKENDS)} or auto"
+            f"unknown sandbox backend {name!r}; choose from {sorted({**BACKENDS, **DELEGATING})} "
+            "or auto"
         )
     return name
 
 
 def get_sandbox(name: str = "auto", *, shared: bool = True, **options: Any) -> Sandbox:
-    """A sandbox of backend ``name`` ("local", "bwrap", "docker" or "auto").
+    """A sandbox of backend ``name`` ("local", "bwrap", "docker", "auto", "remote" or "ray").
 
     With ``shared=True`` (the default) every call with the same backend and options in a process
     returns the same lazily started instance, so many environments share one worker pool; a
     forked child gets its own. Options: ``workers`` (2), ``limits``, ``allow_network``,
     ``disk_mb``, ``preload``, and backend-specific ones when the backend is named (``python``;
-    bwrap ``ro_binds``; docker ``image``, ``cpus``). Raises ``BackendUnavailable`` naming what
-    is missing.
+    bwrap ``ro_binds``; docker ``image``, ``cpus``; remote ``url``/``urls``; ray ``num_actors``,
+    ``backend``, ``address``). Raises ``BackendUnavailable`` naming what is missing.
     """
     requested = name
     name = resolve_backend(name)
@@ -97,13 +101,14 @@ def get_sandbox(name: str = "auto", *, shared: bool = True, **options: Any) -> S
             )
     if "workers" not in options and os.environ.get("RLVR_SANDBOX_WORKERS"):
         options["workers"] = int(os.environ["RLVR_SANDBOX_WORKERS"])
+    backend = {**BACKENDS, **DELEGATING}[name]
     if not shared:
-        return BACKENDS[name](**options)
+        return backend(**options)
     key = (name, repr(sorted(options.items())))
     with _lock:
         box = _shared.get(key)
         if box is None or getattr(box, "_closed", False):
-            box = BACKENDS[name](**options)
+            box = backend(**options)
             _shared[key] = box
         return box
 
