@@ -6,6 +6,9 @@ IFEval's prompt-level and instruction-level scores. Instruction ids and keyword-
 IFEval's; the checkers are this project's own, stricter where IFEval's code is looser than its
 instruction text (whole-word keywords, exact section and response counts, a divider line for
 paragraphs). Each family lives in its own module and registers itself in :mod:`.registry`.
+
+For training, :func:`verify_for_training` adds what IFEval leaves out: non-answers earn nothing
+(:mod:`.nonanswer`) and the request itself must be done (:mod:`.request`).
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from . import (  # noqa: F401
     startend,
 )
 from .language import detect_language
+from .nonanswer import non_answer
 from .registry import INSTRUCTIONS, RELATIONS, Instruction, InstructionError, get_instruction
+from .request import RequestCheck, RequestResult, check_request
+from .training import COMBINE_RULES, relevance_check, verify_for_training
+from .verifier import IFEvalVerifier
 from .verify import (
     MODES,
-    IFEvalVerifier,
     check_instruction,
     describe,
     loose_variants,
@@ -38,6 +44,7 @@ from .verify import (
 INSTRUCTION_IDS: tuple[str, ...] = tuple(sorted(INSTRUCTIONS))
 
 __all__ = [
+    "COMBINE_RULES",
     "INSTRUCTIONS",
     "INSTRUCTION_IDS",
     "MODES",
@@ -45,12 +52,18 @@ __all__ = [
     "IFEvalVerifier",
     "Instruction",
     "InstructionError",
+    "RequestCheck",
+    "RequestResult",
     "check_instruction",
+    "check_request",
     "describe",
     "detect_language",
     "get_instruction",
     "loose_variants",
+    "non_answer",
     "parse_instruction_list",
+    "relevance_check",
     "task_instructions",
     "verify",
+    "verify_for_training",
 ]

@@ -1,0 +1,168 @@
+"""Non-answers: responses that satisfy form constraints without answering, never paid in training.
+
+A response is first unwrapped (one code fence, ``\\boxed{...}``, ``<answer>`` and other tags, a
+JSON value's strings), then judged:
+
+- ``no_answer``: nothing (empty, whitespace), no words (a lone number, symbols, ``{}``, an empty
+  code block, an empty ``\\boxed{}``);
+- ``format_error`` "restates the prompt": most of its words are passages copied from the prompt
+  (runs of four words or more, or the whole response when it is shorter), also when the copy
+  sits inside ``\\boxed{}`` or answer tags; "restates the instructions" when the copied passages
+  come from the instructions rather than the request.
+
+Phrases the instructions themselves ask for (an end phrase, keywords, the options of a
+constrained answer, a postscript marker) are removed before measuring the copy, and so is a
+repetition of the request that ``combination:repeat_prompt`` asks for (see :mod:`.training`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ...verdict import Status, Verdict
+from ..json_output import JSONOutputError, parse_json_output
+from ._text import WORD, nfkc, phrase_pattern
+
+COPY_NGRAM = 4  # a copied passage is a run of at least this many of the prompt's words
+COPIED_FRACTION = 0.5  # a response whose copied words reach this fraction restates the prompt
+_FENCE = re.compile(r"\A```[^\n`]*\n?(?P<body>.*?)\n?[ \t]*```\Z", re.S)
+_BOXED = re.compile(r"\\boxed\s*\{")
+_TAG = re.compile(r"</?[A-Za-z][\w.\-]*\s*/?>")
+_NUMBER = re.compile(r"[+\-]?(?:\d[\d,_ ]*)?\.?\d+(?:[eE][+\-]?\d+)?%?")
+
+
+@dataclass(frozen=True)
+class Unwrapped:
+    """A response's text with its wrappers removed, and the wrappers found."""
+
+    text: str
+    wrappers: tuple[str, ...]  # "code block", "\\boxed{}", "answer tags", "JSON"
+    empty_wrapper: str | None = None  # a wrapper with nothing inside
+
+
+def _json_strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _json_strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _json_strings(v)]
+    return []
+
+
+def unwrap(response: str) -> Unwrapped:
+    """The words a reader would see: fence, boxes, tags and JSON syntax removed."""
+    text = response.strip()
+    wrappers: list[str] = []
+    fence = _FENCE.match(text)
+    if fence:
+        wrappers.append("code block")
+        text = fence.group("body").strip()
+        if not text:
+            return Unwrapped("", tuple(wrappers), "code block")
+    if _BOXED.search(text):
+        wrappers.append("\\boxed{}")
+        text = _BOXED.sub(" ", text)
+    if "<answer>" in text:
+        wrappers.append("answer tags")
+    text = _TAG.sub(" ", text).strip()
+    if text[:1] in '{["' and text[-1:] in '}]"':
+        try:
+            value = parse_json_output(text)
+        except JSONOutputError:
+            pass
+        else:
+            wrappers.append("JSON")
+            text = "\n".join(_json_strings(value)).strip()
+    if not text.strip("{}[]() \n\t") and wrappers:
+        return Unwrapped("", tuple(wrappers), wrappers[-1])
+    return Unwrapped(text, tuple(wrappers))
+
+
+def words_of(text: str) -> list[str]:
+    """Case-folded word tokens."""
+    return [word.casefold() for word in WORD.findall(nfkc(text))]
+
+
+def copied_flags(words: Sequence[str], source: Sequence[str], n: int = COPY_NGRAM) -> list[bool]:
+    """For each word, whether it lies in a run of ``n`` words that also occurs in ``source``.
+
+    A response shorter than ``n`` words is compared as a whole run.
+    """
+    n = max(1, min(n, len(words)))
+    grams = {tuple(source[i : i + n]) for i in range(len(source) - n + 1)}
+    flags = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i : i + n]) in grams:
+            for j in range(i, i + n):
+                flags[j] = True
+    return flags
+
+
+def without_copies(text: str, prompt: str) -> str:
+    """``text``'s words outside passages copied from ``prompt``, joined by spaces."""
+    words = words_of(text)
+    flags = copied_flags(words, words_of(prompt))
+    return " ".join(word for word, copied in zip(words, flags) if not copied)
+
+
+def copied_fraction(words: Sequence[str], source_text: str) -> float:
+    """The fraction of ``words`` in passages copied from ``source_text``."""
+    if not words:
+        return 0.0
+    return sum(copied_flags(words, words_of(source_text))) / len(words)
+
+
+def remove_phrases(text: str, phrases: Iterable[str]) -> str:
+    """``text`` with every whole-word occurrence of each phrase blanked out."""
+    for phrase in phrases:
+        if phrase.strip():
+            text = phrase_pattern(nfkc(phrase)).sub(" ", nfkc(text))
+    return text
+
+
+def _contains_most(words: Sequence[str], wanted: Sequence[str]) -> bool:
+    """True when at least half of ``wanted``'s words occur among ``words``."""
+    present = set(words)
+    return sum(word in present for word in wanted) * 2 >= len(wanted)
+
+
+def _no_words_reason(text: str, unwrapped: Unwrapped) -> str:
+    if unwrapped.empty_wrapper == "code block":
+        return "an empty code block"
+    if unwrapped.empty_wrapper == "JSON":
+        return "a JSON value with no text"
+    if unwrapped.empty_wrapper:
+        return f"an empty {unwrapped.empty_wrapper}"
+    if _NUMBER.fullmatch(text.strip()):
+        return "a lone number"
+    return "no words, only symbols"
+
+
+def non_answer(
+    response: str,
+    prompt: str,
+    *,
+    allowed: Iterable[str] = (),
+    request_text: str | None = None,
+) -> Verdict | None:
+    """A ``no_answer`` or ``format_error`` verdict when ``response`` is a non-answer, else None.
+
+    ``allowed`` are phrases the instructions ask for; ``request_text`` is the request part of
+    the prompt (the rest being instructions), used to say which part was restated.
+    """
+    if not response.strip():
+        return Verdict.make(Status.NO_ANSWER, "empty response")
+    unwrapped = unwrap(response)
+    if not any(ch.isalpha() for ch in unwrapped.text):
+        return Verdict.make(Status.NO_ANSWER, _no_words_reason(unwrapped.text, unwrapped))
+    words = words_of(remove_phrases(unwrapped.text, allowed))
+    if copied_fraction(words, prompt) < COPIED_FRACTION:
+        return None
+    inside = next((w for w in unwrapped.wrappers if w in ("\\boxed{}", "answer tags")), None)
+    where = f" inside {inside}" if inside else ""
+    if request_text is not None and not _contains_most(words, words_of(request_text)):
+        return Verdict.make(Status.FORMAT_ERROR, f"restates the instructions{where}")
+    return Verdict.make(Status.FORMAT_ERROR, f"restates the prompt{where}")
