@@ -6,12 +6,16 @@ Each factory configures a :class:`~rlvr_envs.env.TextEnv` with a task source and
   the same row layout), checked by :mod:`rlvr_envs.verifiers.ifeval`. A row naming an instruction
   the checker does not implement, or with unusable arguments, stops loading with an error that
   lists them (``skip_unsupported=True`` skips such rows with a warning instead): a row is never
-  silently scored as passed or failed.
+  silently scored as passed or failed. IFEval's scoring by default (evaluation);
+  ``for_training=True`` pays no non-answers and asks for relevance to the prompt.
 - ``rlvr/InstructionFollowing-v1`` (:func:`instruction_following`): seeded, unlimited tasks, each
-  one of this module's base requests with a random set of compatible instructions and arguments.
+  a base request with a check of its own content (:mod:`.instruction_requests`) and a random set
+  of instructions and arguments compatible with each other and with that check. The reward is
+  the request's check combined with the instructions' (gate or product); non-answers earn 0.
   Every task carries a reference response that the verifier accepts (see
-  :mod:`.instruction_solutions`), which proves the instruction set satisfiable; it follows the
-  instructions, not the request's topic, so it is a check, not a demonstration to imitate.
+  :mod:`.instruction_solutions`), which proves the task satisfiable; its filler sentences are a
+  check, not a demonstration to imitate. (v0 paid constraint-only rewards: a non-answer that
+  satisfied the form, such as ``{}`` or the prompt echoed, earned 1.)
 - ``rlvr/JSONFormat-v0`` (:func:`json_format`): produce a JSON object that matches a random
   JSON Schema shown in the prompt; every task carries a conforming reference solution.
 """
@@ -134,12 +138,18 @@ def ifeval(
     mode: str = "strict",
     reward: str = "prompt",
     skip_unsupported: bool = False,
+    for_training: bool = False,
+    combine: str = "gate",
     **env_kwargs: Any,
 ) -> TextEnv:
     """``rlvr/IFEval-v0``: IFEval's verifiable-instruction prompts (``google/IFEval`` or a file).
 
     ``mode`` is IFEval's ``strict`` or ``loose`` evaluation; ``reward`` is ``prompt`` (1 when every
-    instruction is followed) or ``instruction`` (the fraction followed).
+    instruction is followed) or ``instruction`` (the fraction followed). By default the scores
+    are IFEval's, comparable with published ones. ``for_training=True`` adds the training rules:
+    non-answers (an echo of the prompt, ``{}``, a lone number...) earn 0, and the response must
+    mention one of the prompt's own content words, combined with the instructions by ``combine``
+    (see :mod:`rlvr_envs.verifiers.ifeval.training`).
     """
     rows = load_benchmark(
         "google/IFEval",
@@ -151,7 +161,7 @@ def ifeval(
     env_kwargs.setdefault("reward_name", "ifeval")
     return TextEnv(
         DatasetSource(tasks, name="ifeval"),
-        IFEvalVerifier(mode=mode, reward=reward),
+        IFEvalVerifier(mode=mode, reward=reward, for_training=for_training, combine=combine),
         **env_kwargs,
     )
 
