@@ -5,10 +5,10 @@ JSON value's strings), then judged:
 
 - ``no_answer``: nothing (empty, whitespace), no words (a lone number, symbols, ``{}``, an empty
   code block, an empty ``\\boxed{}``);
-- ``format_error`` "restates the prompt": most of its words are passages copied from the prompt
+- ``format_error`` "restates the prompt": half or more of its words are passages copied from the prompt
   (runs of four words or more, or the whole response when it is shorter), also when the copy
-  sits inside ``\\boxed{}`` or answer tags; "restates the instructions" when the copied passages
-  come from the instructions rather than the request.
+  sits inside ``\\boxed{}`` or answer tags; "restates the instructions" when it has none of the
+  request's content words (what it copied is instructions).
 
 Phrases the instructions themselves ask for (an end phrase, keywords, the options of a
 constrained answer, a postscript marker) are removed before measuring the copy, and so is a
@@ -25,6 +25,23 @@ from ...verdict import Status, Verdict
 from ..json_output import JSONOutputError, parse_json_output
 from ._text import WORD, nfkc, phrase_pattern
 
+# Function words and the vocabulary of instructions: never what a request is about.
+STOPWORDS = frozenset(
+    """about above after again against also among answer answers appear around asked asking
+    asterisk asterisks avoid because been before being below between both bullet bullets capital
+    capitals change comma commas contain containing could describe divider does doing down during
+    each either end ending english entire every explain exactly example few finish first follow
+    following form format from give given have having help here highlight highlighted include
+    included including instead into itself json just keyword keywords language last least less
+    letter letters like list lowercase make many markdown marks more most much must mark need
+    next once only options other output paragraph paragraphs part phrase placeholder
+    placeholders please point points postscript provide quotation quote refrain repeat request
+    respond response responses same section sections sentence sentences separate separated
+    should show since some such than that their them then there these they thing things this
+    those through times title together twice under until upper uppercase using very want what
+    when where which while whole will with within without word words would write writing
+    written your yourself""".split()
+)
 COPY_NGRAM = 4  # a copied passage is a run of at least this many of the prompt's words
 COPIED_FRACTION = 0.5  # a response whose copied words reach this fraction restates the prompt
 _FENCE = re.compile(r"\A```[^\n`]*\n?(?P<body>.*?)\n?[ \t]*```\Z", re.S)
@@ -86,6 +103,11 @@ def words_of(text: str) -> list[str]:
     return [word.casefold() for word in WORD.findall(nfkc(text))]
 
 
+def content_words(text: str) -> list[str]:
+    """Words of four letters or more that are not function words or instruction vocabulary."""
+    return [w for w in words_of(text) if len(w) >= 4 and w.isalpha() and w not in STOPWORDS]
+
+
 def copied_flags(words: Sequence[str], source: Sequence[str], n: int = COPY_NGRAM) -> list[bool]:
     """For each word, whether it lies in a run of ``n`` words that also occurs in ``source``.
 
@@ -123,12 +145,6 @@ def remove_phrases(text: str, phrases: Iterable[str]) -> str:
     return text
 
 
-def _contains_most(words: Sequence[str], wanted: Sequence[str]) -> bool:
-    """True when at least half of ``wanted``'s words occur among ``words``."""
-    present = set(words)
-    return sum(word in present for word in wanted) * 2 >= len(wanted)
-
-
 def _no_words_reason(text: str, unwrapped: Unwrapped) -> str:
     if unwrapped.empty_wrapper == "code block":
         return "an empty code block"
@@ -156,13 +172,13 @@ def non_answer(
     if not response.strip():
         return Verdict.make(Status.NO_ANSWER, "empty response")
     unwrapped = unwrap(response)
-    if not any(ch.isalpha() for ch in unwrapped.text):
+    if not any(ch.isalpha() for ch in _NUMBER.sub(" ", unwrapped.text)):
         return Verdict.make(Status.NO_ANSWER, _no_words_reason(unwrapped.text, unwrapped))
     words = words_of(remove_phrases(unwrapped.text, allowed))
     if copied_fraction(words, prompt) < COPIED_FRACTION:
         return None
     inside = next((w for w in unwrapped.wrappers if w in ("\\boxed{}", "answer tags")), None)
     where = f" inside {inside}" if inside else ""
-    if request_text is not None and not _contains_most(words, words_of(request_text)):
+    if request_text is not None and not set(words) & set(content_words(request_text)):
         return Verdict.make(Status.FORMAT_ERROR, f"restates the instructions{where}")
     return Verdict.make(Status.FORMAT_ERROR, f"restates the prompt{where}")

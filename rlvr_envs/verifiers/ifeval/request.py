@@ -30,10 +30,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ._text import WORD, count_words, nfkc
+from ._text import ENDINGS, WORD, count_words, nfkc
 
-# Endings a topic term may take in a response: plural, past, gerund, agent, adverb.
-_ENDINGS = r"(?:s|es|d|ed|ing|er|ers|ly)?"
 _ITEM = re.compile(r"^[ \t>]*(?:[*+\-•]|\d{1,3}[.)])[ \t]+(?P<text>\S.*)$", re.MULTILINE)
 _THEMATIC_BREAK = re.compile(r"^[\s*\-_]+$")
 _SALUTATION = re.compile(r"(?:dear|hi|hello|hey|greetings|to)\b", re.IGNORECASE)
@@ -151,7 +149,7 @@ def term_pattern(group: str) -> re.Pattern[str]:
     if not alternatives:
         raise ValueError(f"empty term group {group!r}")
     body = "|".join(sorted(alternatives, key=len, reverse=True))
-    return re.compile(rf"(?<![A-Za-z0-9])(?:{body}){_ENDINGS}(?![A-Za-z0-9])", re.IGNORECASE)
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{body}){ENDINGS}(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 def mentions(text: str, group: str) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 from ...verdict import Status, Verdict
 from ._text import nfkc
 from .formatting import CONSTRAINED_OPTIONS
-from .nonanswer import non_answer, unwrap, without_copies, words_of
+from .nonanswer import STOPWORDS, content_words, non_answer, unwrap, without_copies, words_of
 from .registry import InstructionError
 from .request import RequestCheck, check_request
 from .verify import check_options, parse_instruction_list, verify
@@ -41,24 +41,6 @@ _NO_RELEVANCE = frozenset({"language:response_language", "detectable_format:cons
 _ALLOWED_ARGUMENTS = ("keywords", "keyword", "end_phrase", "postscript_marker", "first_word")
 _MAX_RELEVANCE_TERMS = 16
 
-# Function words and the vocabulary of instructions: never a request's topic.
-STOPWORDS = frozenset(
-    """about above after again against also among answer answers appear around asked asking
-    asterisk asterisks avoid because been before being below between both bullet bullets capital
-    capitals change comma commas contain containing could describe divider does doing down during
-    each either end ending english entire every explain exactly example few finish first follow
-    following form format from give given have having help here highlight highlighted include
-    included including instead into itself json just keyword keywords language last least less
-    letter letters like list lowercase make many markdown marks more most much must mark need
-    next once only options other output paragraph paragraphs part phrase placeholder
-    placeholders please point points postscript provide quotation quote refrain repeat request
-    respond response responses same section sections sentence sentences separate separated
-    should show since some such than that their them then there these they thing things this
-    those through times title together twice under until upper uppercase using very want what
-    when where which while whole will with within without word words would write writing
-    written your yourself""".split()
-)
-
 
 def relevance_check(
     request_text: str, instruction_ids: Sequence[str], kwargs_list: Sequence[Mapping[str, Any]]
@@ -70,8 +52,8 @@ def relevance_check(
     for phrase in allowed_phrases(instruction_ids, kwargs_list):
         excluded.update(words_of(phrase))
     terms: dict[str, None] = {}
-    for word in words_of(request_text):
-        if len(word) < 4 or not word.isalpha() or word in excluded:
+    for word in content_words(request_text):
+        if word in excluded:
             continue
         stem = word[:-1] if word.endswith("s") and not word.endswith("ss") else word
         terms.setdefault(stem)
