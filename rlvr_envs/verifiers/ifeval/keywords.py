@@ -3,8 +3,9 @@
 Keywords are matched as whole words, ignoring case (``cat`` is not in "category", "Cat" is
 "cat"), with an inflectional ending allowed for existence and frequency ("engines" has "engine",
 as in IFEval's reference, which matches substrings) but not for forbidden words (IFEval's
-reference matches those as whole words); a multi-word keyword matches across any whitespace. Letters are counted case-insensitively
-after compatibility normalisation, so a full-width "Ａ" counts as "a".
+reference matches those as whole words); a multi-word keyword matches across any whitespace.
+Letters are counted case-insensitively after compatibility normalisation, so a full-width "Ａ"
+counts as "a".
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ JSON value's strings), then judged:
 
 - ``no_answer``: nothing (empty, whitespace), no words (a lone number, symbols, ``{}``, an empty
   code block, an empty ``\\boxed{}``);
-- ``format_error`` "restates the prompt": half or more of its words are passages copied from the prompt
-  (runs of four words or more, or the whole response when it is shorter), also when the copy
+- ``format_error`` "restates the prompt": half or more of its words are passages copied from the
+  prompt (runs of four words or more, or the whole response when it is shorter), also when the copy
   sits inside ``\\boxed{}`` or answer tags; "restates the instructions" when it has none of the
   request's content words (what it copied is instructions).
 
