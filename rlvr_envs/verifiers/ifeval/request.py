@@ -223,8 +223,8 @@ def check_request(
         record(
             "length",
             words >= check.min_words and letters >= check.min_letters,
-            f"too short for the request ({words} words of its own"
-            + (f", needs {check.min_words})" if check.min_words else f", {letters} letters)"),
+            f"too short for the request ({words} words and {letters} letters of its own; needs "
+            f"{check.min_words} words and {check.min_letters} letters)",
         )
     if check.items:
         items = [
