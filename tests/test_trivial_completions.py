@@ -80,8 +80,20 @@ def _pays_true_answers(**kwargs) -> TextEnv:
     )
 
 
-register("testorg/PaysEverything-v0", _pays_everything)
-register("testorg/PaysTrueAnswers-v0", _pays_true_answers)
+TOY_ENVS = {
+    "testorg/PaysEverything-v0": (_pays_everything, "test: pays every completion"),
+    "testorg/PaysTrueAnswers-v0": (_pays_true_answers, "test: pays exact answers, two turns"),
+}
+
+
+@pytest.fixture(scope="module")
+def toy_envs():
+    """The toy environments, registered for this module only."""
+    for env_id, (factory, description) in TOY_ENVS.items():
+        register(env_id, factory, description=description, tasks="3", category="test")
+    yield
+    for env_id in TOY_ENVS:
+        gym.registry.pop(env_id, None)  # list_envs() only reports ids Gymnasium still has
 
 
 def test_family_covers_the_issue_list():
@@ -118,7 +130,7 @@ def test_true_answer_exemption():
     assert not is_true_answer(TrivialCompletion("{}", "{}"), dict_task)
 
 
-def test_probe_reports_every_payout():
+def test_probe_reports_every_payout(toy_envs):
     probe = probe_environment("testorg/PaysEverything-v0", tasks=2, max_failures=100)
     # Everything is paid but the 1 MB repetition (over the action length: invalid input) and the
     # true answer ("0" to "What is 0 + 0?").
@@ -129,7 +141,7 @@ def test_probe_reports_every_payout():
     assert "2" in format_payouts([probe]).splitlines()[2]
 
 
-def test_probe_exempts_true_answers_and_runs_multi_turn_episodes():
+def test_probe_exempts_true_answers_and_runs_multi_turn_episodes(toy_envs):
     probe = probe_environment("testorg/PaysTrueAnswers-v0", tasks=3)
     assert probe.ok, probe.failures
     assert probe.exempt >= 1  # "0" (and "1") are the answers of two of the tasks
@@ -146,7 +158,7 @@ def test_benchmarks_with_training_modes_are_probed_in_them():
     assert training_kwargs("rlvr/Arithmetic-v0") == {}
 
 
-def test_check_reports_trivial_payouts_as_failures():
+def test_check_reports_trivial_payouts_as_failures(toy_envs):
     result = check_environment("testorg/PaysEverything-v0")
     assert result.trivial_paid > 0 and result.trivial_tried > result.trivial_paid
     out = __import__("io").StringIO()
