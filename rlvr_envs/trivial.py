@@ -2,7 +2,8 @@
 
 :func:`trivial_completions` is the family: nothing, whitespace, a lone number or symbol, ``{}``,
 empty code blocks, the prompt echoed (plain, inside ``\\boxed{}``, inside answer tags), only the
-instructions restated, a 1 MB repetition of the prompt, and another task's reference answer.
+instructions restated, the prompt followed by its own words said over and over (keyword
+stuffing), a 1 MB repetition of the prompt, and another task's reference answer.
 :func:`probe_environment` feeds each of them to a registered environment through ``reset`` /
 ``step`` (multi-turn episodes run to their end, so a payout on a later turn counts) and reports
 every payout that is not the task's true answer (a math task whose answer is 0 may pay "0"). It
@@ -77,6 +78,10 @@ def trivial_completions(task: Task, other: Task | None = None) -> list[TrivialCo
     instructions = instructions_only(task)
     if instructions:
         family.append(TrivialCompletion("instructions", instructions))
+    salad = re.findall(r"[^\W\d_]{4,}", prompt)[:8]
+    if salad:
+        repeated = " ".join(salad * (100 // len(salad) + 1))
+        family.append(TrivialCompletion("word salad", prompt + "\n" + repeated))
     unit = prompt.strip() + "\n" if prompt.strip() else "answer "
     family.append(
         TrivialCompletion("1MB repeat", (unit * (ONE_MEGABYTE // len(unit) + 1))[:ONE_MEGABYTE])
@@ -90,7 +95,7 @@ def trivial_completions(task: Task, other: Task | None = None) -> list[TrivialCo
 
 FAMILY_NAMES = (
     "empty", "whitespace", "zero", "one", "symbol", "{}", "empty code", "empty python", "echo",
-    "echo boxed", "echo tags", "instructions", "1MB repeat", "other task",
+    "echo boxed", "echo tags", "instructions", "word salad", "1MB repeat", "other task",
 )  # fmt: skip
 
 

@@ -128,6 +128,8 @@ def test_check_request_scores_each_part():
         (json.dumps({"response": PROMPT}), Status.FORMAT_ERROR, "restates the prompt"),
         ("Do not use any commas.", Status.FORMAT_ERROR, "restates the instructions"),
         ("Rivers", Status.FORMAT_ERROR, "restates the prompt"),  # a lone word of the prompt
+        ("river sea flow " * 12, Status.FORMAT_ERROR, "repeats the same few words"),
+        (PROMPT + " river sea" * 40, Status.FORMAT_ERROR, "repeats the same few words"),
     ],
 )
 def test_non_answers_get_distinct_statuses(response, status, reason):
@@ -271,6 +273,16 @@ def test_instruction_following_components_and_combine_rule():
     assert partial == pytest.approx(info["reward_components"]["request"] * 1.0) or partial == 0.0
     with pytest.raises(ValueError):
         gym.make("rlvr/InstructionFollowing-v1", combine="sum")
+
+
+def test_instruction_following_does_not_pay_topic_terms_said_over_and_over():
+    env = gym.make("rlvr/InstructionFollowing-v1", max_instructions=1).unwrapped
+    for task in env.source.take(100, seed=2):
+        check = RequestCheck.from_dict(task.answer["request"])
+        salad = " ".join([*first_terms(check), *check.names] * 20)
+        for completion in (salad, f"{task.prompt}\n{salad}"):
+            verdict = env.verify(completion, task)
+            assert verdict.reward == 0.0, (task.prompt, verdict.reason)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ JSON value's strings), then judged:
 - ``format_error`` "restates the prompt": half or more of its words are passages copied from the
   prompt (runs of four words or more, or the whole response when it is shorter), also when the copy
   sits inside ``\\boxed{}`` or answer tags; "restates the instructions" when it has none of the
-  request's content words (what it copied is instructions).
+  request's content words (what it copied is instructions); "repeats the same few words" when
+  the thirty words or more it did not copy use fewer than 15% distinct words (topic terms said
+  over and over).
 
 Phrases the instructions themselves ask for (an end phrase, keywords, the options of a
 constrained answer, a postscript marker) are removed before measuring the copy, and so is a
@@ -42,6 +44,11 @@ STOPWORDS = frozenset(
     when where which while whole will with within without word words would write writing
     written your yourself""".split()
 )
+# A response of at least this many words whose distinct words are fewer than this fraction is a
+# few words said over and over ("bakery midnight bakery midnight ..."), not prose: reference
+# responses and ordinary text stay above 0.25.
+REPETITION_MIN_WORDS = 30
+REPETITION_DISTINCT_FRACTION = 0.15
 COPY_NGRAM = 4  # a copied passage is a run of at least this many of the prompt's words
 COPIED_FRACTION = 0.5  # a response whose copied words reach this fraction restates the prompt
 _FENCE = re.compile(r"\A```[^\n`]*\n?(?P<body>.*?)\n?[ \t]*```\Z", re.S)
@@ -130,19 +137,18 @@ def without_copies(text: str, prompt: str) -> str:
     return " ".join(word for word, copied in zip(words, flags) if not copied)
 
 
-def copied_fraction(words: Sequence[str], source_text: str) -> float:
-    """The fraction of ``words`` in passages copied from ``source_text``."""
-    if not words:
-        return 0.0
-    return sum(copied_flags(words, words_of(source_text))) / len(words)
-
-
 def remove_phrases(text: str, phrases: Iterable[str]) -> str:
     """``text`` with every whole-word occurrence of each phrase blanked out."""
     for phrase in phrases:
         if phrase.strip():
             text = phrase_pattern(nfkc(phrase)).sub(" ", nfkc(text))
     return text
+
+
+def _repetitive(words: Sequence[str]) -> bool:
+    return len(words) >= REPETITION_MIN_WORDS and len(
+        set(words)
+    ) < REPETITION_DISTINCT_FRACTION * len(words)
 
 
 def _no_words_reason(text: str, unwrapped: Unwrapped) -> str:
@@ -175,7 +181,10 @@ def non_answer(
     if not any(ch.isalpha() for ch in _NUMBER.sub(" ", unwrapped.text)):
         return Verdict.make(Status.NO_ANSWER, _no_words_reason(unwrapped.text, unwrapped))
     words = words_of(remove_phrases(unwrapped.text, allowed))
-    if copied_fraction(words, prompt) < COPIED_FRACTION:
+    copied = copied_flags(words, words_of(prompt)) if words else []
+    if _repetitive([word for word, flag in zip(words, copied) if not flag]):
+        return Verdict.make(Status.FORMAT_ERROR, "repeats the same few words")
+    if not words or sum(copied) / len(words) < COPIED_FRACTION:
         return None
     inside = next((w for w in unwrapped.wrappers if w in ("\\boxed{}", "answer tags")), None)
     where = f" inside {inside}" if inside else ""
