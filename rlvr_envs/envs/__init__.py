@@ -63,11 +63,11 @@ BUILTINS: list[tuple[str, str, str, str, str]] = [
         "IFEval's verifiable instructions (google/IFEval), strict or loose, deterministic checks",
     ),
     (
-        "rlvr/InstructionFollowing-v0",
+        "rlvr/InstructionFollowing-v1",
         "rlvr_envs.envs.instructions:instruction_following",
         "format",
         "procedural",
-        "Seeded requests with random compatible IFEval-style instructions, for training",
+        "Seeded requests, each with a check of its own content, and compatible IFEval-style instructions, for training",
     ),
     (
         "rlvr/JSONFormat-v0",
