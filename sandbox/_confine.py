@@ -207,15 +207,15 @@ def _remount_readonly(keep_writable):
     """Make every mount of this (private) namespace read-only, keeping its other flags.
 
     /proc, /sys and /dev stay as they are (device files do not care, and an unprivileged job
-    cannot write the rest), as do the private scratch mounts.
+    cannot write the rest), as do the private scratch mounts and whatever lies below them.
     """
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f]
     seen = set()
     for raw in points:
         path = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), raw)  # "\\040"
-        if path in seen or path in keep_writable:
-            continue
+        if path in seen or _under(path, keep_writable):
+            continue  # private scratch, and what we bound into it ourselves
         seen.add(path)
         if _under(path, _LEAVE_ALONE):
             continue

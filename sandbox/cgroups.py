@@ -165,6 +165,11 @@ class SlotCgroup:
         self.version = version
         self._limits: tuple[int, int] | None = None
         self.oom_seen = 0
+        name = "memory.events" if version == 2 else "memory.oom_control"
+        try:  # read after every job: one pread on a descriptor kept open
+            self._events: int | None = os.open(os.path.join(dirs["memory"], name), os.O_RDONLY)
+        except OSError:
+            self._events = None
 
     @classmethod
     def create(cls, name: str) -> SlotCgroup | None:
@@ -247,8 +252,13 @@ class SlotCgroup:
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed in this cgroup for want of memory, so far."""
-        name = "memory.events" if self.version == 2 else "memory.oom_control"
-        for line in _read(os.path.join(self.dirs["memory"], name)).splitlines():
+        if self._events is None:
+            return 0
+        try:
+            text = os.pread(self._events, 4096, 0).decode("ascii", "replace")
+        except OSError:
+            return 0
+        for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill":
                 try:
@@ -266,6 +276,9 @@ class SlotCgroup:
 
     def remove(self, timeout: float = 2.0) -> None:
         """Delete the cgroup once its processes are gone (gives up quietly after ``timeout``)."""
+        if self._events is not None:
+            _try(os.close, self._events)
+            self._events = None
         deadline = time.monotonic() + timeout
         for directory in self.dirs.values():
             while True:

@@ -147,6 +147,7 @@ def _no_leaks() -> Iterator[None]:
     uids: set[int] = set()
     for box in _boxes.values():
         uids |= box.job_uids()
+        assert box.job_process_pids() == set(), f"{box.name}: job processes left behind"
         box.close()
     _boxes.clear()
     sandbox.close_shared()
