@@ -3,13 +3,14 @@
 Started by :mod:`.judge` as ``python -I -c <this file> <package dir>``. It loads the harness
 modules from the package directory under a private package name (so it does not import
 ``rlvr_envs`` and stays small and quick to start), then answers requests on stdin/stdout, one
-JSON frame each way (4-byte big-endian length, then UTF-8 JSON). Each pass runs under an address
+frame each way (4-byte big-endian length, then the request or reply in ``marshal`` form: both
+sides are trusted, and the values are plain data). Each pass runs under an address
 space limit (a ``MemoryError`` is reported as such) and a CPU time limit (the kernel ends the
 process if a pass overruns, should its parent be gone too); the parent enforces the wall clock.
 """
 
 import importlib
-import json
+import marshal
 import os
 import resource
 import struct
@@ -37,15 +38,18 @@ def _read_exact(n):
 
 
 def _send(obj):
-    data = json.dumps(obj).encode("utf-8")
+    data = marshal.dumps(obj, 4)
     data = struct.pack(">I", len(data)) + data
     while data:
         data = data[os.write(1, data) :]
 
 
+_STATM = os.open("/proc/self/statm", os.O_RDONLY)
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
 def _vm_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    return int(os.pread(_STATM, 256, 0).split()[0]) * _PAGE
 
 
 def _run(harness, programs, request):
@@ -94,7 +98,7 @@ def main():
     while True:
         try:
             (size,) = struct.unpack(">I", _read_exact(4))
-            request = json.loads(_read_exact(size).decode("utf-8"))
+            request = marshal.loads(_read_exact(size))
         except EOFError:
             os._exit(0)
         try:

@@ -64,6 +64,7 @@ def _exchange(
 ) -> tuple[PassOutcome | None, Verdict | None, dict[str, Any]]:
     """Alternate passes and sandbox rounds; the final pass's outcome, or a verdict that ends it."""
     info: dict[str, Any] = {"rounds": 0, "calls": 0}
+    shared_pool()  # a judge starts now, while the first round runs, if none is up yet
     known: list[tuple[Call, dict[str, Any]]] = []
     globals_info: dict[str, Any] | None = None
     outcome = program.run_pass(known, None)  # no value of the candidate's yet

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import json
+import marshal
 import os
 import select
 import struct
@@ -60,6 +61,7 @@ class _Judge:
             close_fds=True,
         )
         self.pid = os.getpid()
+        self.programs: set[str] = set()  # the test programs this judge has compiled
         try:
             ready = self._read(time.monotonic() + START_TIMEOUT_S)
         except (JudgeBreach, JudgeFailed) as error:
@@ -87,11 +89,21 @@ class _Judge:
         (size,) = struct.unpack(">I", self._read_exact(4, deadline))
         if size > MAX_REPLY_BYTES:
             raise JudgeFailed("judge reply too large")
-        return json.loads(self._read_exact(size, deadline).decode("utf-8"))
+        try:
+            reply = marshal.loads(self._read_exact(size, deadline))
+        except (ValueError, EOFError, TypeError):
+            raise JudgeFailed("garbled reply from the judge", during_pass=True) from None
+        if not isinstance(reply, dict):
+            raise JudgeFailed("garbled reply from the judge", during_pass=True)
+        return reply
 
     def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request and wait for its answer, at most ``timeout`` seconds."""
-        data = json.dumps(request).encode("utf-8")
+        if request["key"] in self.programs:
+            request = {k: v for k, v in request.items() if k != "program"}
+        else:
+            self.programs.add(request["key"])
+        data = marshal.dumps(request, 4)
         try:
             self.proc.stdin.write(struct.pack(">I", len(data)) + data)  # type: ignore[union-attr]
             self.proc.stdin.flush()  # type: ignore[union-attr]
@@ -113,13 +125,25 @@ class _Judge:
 
 
 class JudgePool:
-    """Up to ``size`` judge processes shared by every thread of this process."""
+    """Up to ``size`` judge processes shared by every thread of this process.
+
+    The first is started in the background as soon as the pool exists, so that the first pass
+    (after the first sandbox round) rarely waits for an interpreter to start.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Condition()
         self._idle: list[_Judge] = []
-        self._started = 0
+        self._started = 1
+        threading.Thread(target=self._warm, name="rlvr-judge-start", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            judge: _Judge | None = _Judge()
+        except JudgeFailed:
+            judge = None
+        self._release(judge)
 
     def _acquire(self) -> _Judge | None:
         with self._lock:
