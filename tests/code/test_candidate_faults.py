@@ -22,27 +22,17 @@ MBPP = ["assert add(2, 3) == 5", "assert add(-1, 1) == 0", "assert add(100, 23) 
 CASES = [{"input": [2, 3], "output": 5}, {"input": [-1, 1], "output": 0}]
 STYLES = {"mbpp": MBPP, "cases": CASES}
 
-# The runner writes its results to a duplicate of the job's stdout that it keeps open; the
-# candidate finds it among its own descriptors (the pipes other than fds 0-2) or through the
-# garbage collector, and writes whatever it likes to it.
+# The runner writes its results to a duplicate of the job's stdout that it keeps open as a text
+# stream; the candidate finds that stream through the garbage collector and writes whatever it
+# likes to its descriptor.
 _FIND_RESULTS = (
-    "import gc, io, os, stat\n"
+    "import gc, io, os\n"
     "def _results_fds():\n"
-    "    fds = [f.fileno() for f in gc.get_objects() if isinstance(f, io.TextIOWrapper)\n"
-    "           and not f.closed and f.fileno() > 2]\n"
-    "    for fd in range(3, 64):\n"
-    "        try:\n"
-    "            if stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
-    "                fds.append(fd)\n"
-    "        except OSError:\n"
-    "            pass\n"
-    "    return sorted(set(fds))\n"
+    "    return sorted({f.fileno() for f in gc.get_objects() if isinstance(f, io.TextIOWrapper)\n"
+    "                   and not f.closed and f.writable() and f.fileno() > 2})\n"
     "def _write(data):\n"
     "    for fd in _results_fds():\n"
-    "        try:\n"
-    "            os.write(fd, data)\n"
-    "        except OSError:\n"
-    "            pass\n"
+    "        os.write(fd, data)\n"
 )
 RESULTS_ATTACKS = {
     "deep_brackets": "_write(b'[' * 100000 + b'\\n')\nos._exit(0)\n",

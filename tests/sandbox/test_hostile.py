@@ -427,7 +427,7 @@ for _ in range(200_000):
     nested = [nested]
 repr(nested)
 """,
-        limits=TEST_LIMITS.replace(wall_time_s=20),
+        limits=TEST_LIMITS.replace(wall_time_s=20, cpu_time_s=10),
     )
     assert res.status is ExecStatus.SIGNAL and res.signal == signal.SIGSEGV, res
 

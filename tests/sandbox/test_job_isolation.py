@@ -109,7 +109,7 @@ print("deep")
 """,
     "many_files": """
 import os
-for i in range(20000):
+for i in range(5000):
     open(f"/tmp/f{i}", "w").close()
 print("many")
 """,
