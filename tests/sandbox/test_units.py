@@ -310,3 +310,33 @@ def test_build_image_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
         pytest.skip(f"docker unavailable: {sandbox.available_backends()['docker']}")
     assert cli_main(["build-image"]) == 0
     assert "already present" in capsys.readouterr().out
+
+
+def test_the_leak_check_finds_processes_below_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``job_process_pids`` measures by process tree, so it works without per-slot uids."""
+    import subprocess
+    import sys
+
+    box = LocalSandbox(workers=1)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; "
+            "subprocess.Popen(['sleep', '30']); print('up', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    left: set[int] = set()
+    try:
+        assert parent.stdout.readline() == b"up\n"
+        monkeypatch.setattr(box, "infrastructure_pids", lambda: {parent.pid})
+        monkeypatch.setattr(box, "job_uids", lambda: set())
+        left = box.job_process_pids()
+        assert len(left) == 1 and parent.pid not in left
+    finally:
+        for pid in left:  # the sleep started above
+            os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+        box.close()
