@@ -76,6 +76,7 @@ class Watch:
         return True
 
     def over_cap(self):
+        """True once either stream passed the output limit."""
         return self.totals[self.out_r] > self.cap or self.totals[self.err_r] > self.cap
 
 

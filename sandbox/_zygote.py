@@ -188,6 +188,7 @@ class Template:
         return spare
 
     def close(self):
+        """Close our end of the socket (the template exits when it sees that)."""
         try:
             self.sock.close()
         except OSError:
@@ -357,6 +358,7 @@ class Zygote:
                     self._lose_template()
 
     def shutdown(self, code):
+        """Kill the template and every job process, tidy up, exit with ``code``."""
         if self.template is not None:
             pid = self.template.pid
             self.template.close()

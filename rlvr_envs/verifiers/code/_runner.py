@@ -251,6 +251,7 @@ class Session:
         return to_plain(value, other=lambda v: {"__ref": self.number(v)})
 
     def resolve(self, data):
+        """The value a plain form stands for, references resolved."""
         return from_plain(data, reference=self._reference)
 
     def _reference(self, data):

@@ -112,6 +112,7 @@ class _Judge:
         return self._read(time.monotonic() + timeout)
 
     def kill(self) -> None:
+        """Stop the judge process now."""
         try:
             self.proc.kill()
             self.proc.wait(timeout=5)

@@ -377,6 +377,7 @@ class Pass:
     # -- assertions
 
     def check(self, condition: Any, assert_id: int, line: int) -> None:
+        """Record one assertion's outcome (unless it waited on a result not known yet)."""
         issued_before = self.issued
         try:
             ok = bool(condition())

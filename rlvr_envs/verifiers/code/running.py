@@ -48,6 +48,7 @@ class Budget:
         self.left = seconds
 
     def spend(self, seconds: float) -> None:
+        """Take ``seconds`` off what is left."""
         self.left -= max(0.0, seconds)
 
     def limits_for_round(self, limits: Any) -> Any:
@@ -57,6 +58,7 @@ class Budget:
         return limits.replace(wall_time_s=wall, cpu_time_s=None if cpu is None else min(cpu, wall))
 
     def timeout(self, what: str) -> Verdict:
+        """The verdict for ``what`` running out of the budget."""
         return Verdict.make(Status.TIMEOUT, f"{what} exceeded the {self.total:g} s time limit")
 
 
