@@ -68,7 +68,8 @@ def become_job(ctx, out_w, err_w, rep_w, spec_r, in_r):
             os.setresuid(uid, uid, uid)
         if not lim.get("network") and ctx.net_filter is not None:
             ctx.net_filter.install()
-        os.environ.update(spec["env"])
+        if spec["env"]:
+            os.environ.update(spec["env"])
         os.write(REPORT_FD, b"S")
     except BaseException as exc:
         try:

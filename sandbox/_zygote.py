@@ -89,11 +89,17 @@ def _template_main(sock, ctx):
     sock.send(forker.method.encode())
     while True:
         try:
-            msg, ancdata, _, _ = sock.recvmsg(16, socket.CMSG_SPACE(5 * 4))
+            msg, ancdata, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(5 * 4))
         except OSError:
             os._exit(0)
         if not msg:
             os._exit(0)
+        # The message names the spare's work dir: its environment is set here, before the fork,
+        # so that the job's process need not (each page it writes costs it a fault).
+        jobdir = msg[1:].decode("utf-8", "surrogateescape")
+        os.environ["HOME"] = jobdir
+        if ctx.mode == "plain":
+            os.environ["TMPDIR"] = jobdir
         fds = array.array("i")
         for level, kind, data in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -142,7 +148,7 @@ class Template:
             raise EOFError("the template is gone")
         return data
 
-    def request_spare(self):
+    def request_spare(self, jobdir):
         """Ask for the next job's process; the answer is read when the job comes."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -157,12 +163,20 @@ class Template:
         theirs = (out_w, err_w, rep_w, spec_r, in_r)
         try:
             self.sock.sendmsg(
-                [b"f"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", theirs))]
+                [b"f" + jobdir.encode("utf-8", "surrogateescape")],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", theirs))],
             )
         finally:
             for fd in theirs:
                 os.close(fd)
-        self.pending = {"out": out_r, "err": err_r, "rep": rep_r, "spec": spec_w, "stdin": in_w}
+        self.pending = {
+            "out": out_r,
+            "err": err_r,
+            "rep": rep_r,
+            "spec": spec_w,
+            "stdin": in_w,
+            "jobdir": jobdir,
+        }
 
     def settle(self):
         """Wait for the template's answer about the pending spare; its pid, or None."""
@@ -176,10 +190,10 @@ class Template:
             self.pending["pid"] = pid if pid > 0 else None
         return self.pending["pid"]
 
-    def take_spare(self):
-        """The spare asked for (requesting one first if needed), or None if none can be had."""
+    def take_spare(self, jobdir):
+        """The spare asked for (requesting one for ``jobdir`` if none was), or None."""
         if self.pending is None:
-            self.request_spare()
+            self.request_spare(jobdir)
         pid = self.settle()
         spare, self.pending = self.pending, None
         if pid is None:
@@ -238,6 +252,7 @@ class Zygote:
         self.oom_count = 0
         self.template = None
         self.template_lost = False
+        self.current_jobdir = None
         self.children = None
         self.ipc = None
 
@@ -334,8 +349,7 @@ class Zygote:
             op = header.get("op")
             jobdir = None
             if op == "run":
-                jobdir = os.path.join(self.work_root, f"job-{os.getpid()}-{self.jobs + 1}")
-                reply, out = self.run_job(header, blobs, jobdir)
+                reply, out, jobdir = self.run_job(header, blobs)
             elif op == "ping":
                 template = self.template.pid if self.template else None
                 spare = self.template.settle() if self.template else None
@@ -353,7 +367,7 @@ class Zygote:
                 os._exit(3)  # a job left more than can be removed in time: start afresh
             if self.template is not None and self.template.pending is None:
                 try:
-                    self.template.request_spare()
+                    self.template.request_spare(self._next_jobdir())
                 except OSError:
                     self._lose_template()
 
@@ -380,31 +394,38 @@ class Zygote:
 
     # -- one job
 
-    def run_job(self, header, blobs, jobdir):
-        """Run one job; returns (reply, output blobs). Never raises."""
+    def _next_jobdir(self):
+        return self._next_jobdir_for(self.jobs + 1)
+
+    def _next_jobdir_for(self, number):
+        return os.path.join(self.work_root, f"job-{os.getpid()}-{number}")
+
+    def run_job(self, header, blobs):
+        """Run one job; returns (reply, output blobs, its work dir or None). Never raises."""
+        self.jobs += 1
+        self.current_jobdir = None
         try:
-            return self._run_job(header, blobs, jobdir)
+            reply, out = self._run_job(header, blobs)
         except Exception as exc:
             self._kill_all()
-            return {"error": f"worker failed: {exc!r}", "fatal": True}, []
+            reply, out = {"error": f"worker failed: {exc!r}", "fatal": True}, []
+        return reply, out, self.current_jobdir
 
-    def _run_job(self, header, blobs, jobdir):
-        self.jobs += 1
+    def _run_job(self, header, blobs):
         lim = header["limits"]
-        spare = self.template.take_spare() if self.template is not None else None
+        spare = None
+        if self.template is not None:
+            spare = self.template.take_spare(self._next_jobdir_for(self.jobs))
         if spare is None:
             self._lose_template()
             return {"error": "the worker cannot fork jobs", "fatal": True, "retry": True}, []
+        jobdir = self.current_jobdir = spare["jobdir"]
         try:
             make_jobdir(jobdir, header, blobs, self.job_uid if self.mode == "uid" else None)
         except OSError as exc:
             close_spare(spare)
             return {"error": f"could not place the job's files: {exc}"}, []
         stdin_data = blobs[1] if header.get("has_stdin") else None
-        env = dict(header.get("env") or {})
-        env["HOME"] = jobdir
-        if self.mode == "plain":
-            env["TMPDIR"] = jobdir
         spec = {
             "kind": header["kind"],
             "argv": header.get("argv"),
@@ -412,7 +433,7 @@ class Zygote:
             "jobdir": jobdir,
             "limits": lim,
             "stdin": stdin_data is not None,
-            "env": env,
+            "env": header.get("env") or {},
         }
         t0 = time.monotonic()
         try:
