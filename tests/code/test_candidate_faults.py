@@ -149,15 +149,15 @@ STALLS = {
 
 
 @pytest.mark.parametrize("stall", sorted(STALLS))
-def test_host_passes_are_bounded_from_any_thread(stall, local_box):
+def test_host_passes_are_bounded_from_any_thread(stall, box):
     code, tests, status = STALLS[stall]
     entry = code.split("(")[0].removeprefix("def ")
     start = time.monotonic()
     with ThreadPoolExecutor(1) as pool:  # never the main thread: no SIGALRM tricks
         verdict = pool.submit(
-            verify, f"```python\n{code}```", tests, entry, sandbox=local_box, timeout_s=2
+            verify, f"```python\n{code}```", tests, entry, sandbox=box, timeout_s=1
         ).result(timeout=60)
-    assert time.monotonic() - start < 12, verdict
+    assert time.monotonic() - start < 10, verdict
     _assert_candidate_verdict(verdict, stall)
     assert verdict.status is status, verdict
 

@@ -4,18 +4,21 @@ Public harnesses run the candidate and the tests in one process, so the candidat
 harness: exit early, patch ``AssertionError``, return an object equal to everything, read the
 expected values from the caller's frame. Here the candidate never shares a process with the tests:
 
-1. The trusted test code runs on the host with every candidate function replaced by a *stub*. A stub
-   call whose result is not known yet records its arguments (as plain data) and returns a
-   :class:`Pending` placeholder, so one pass collects every call whose arguments do not depend on
-   another call's result.
-2. The sandbox runs the candidate on exactly those arguments (``_runner.py``) and returns the
-   results as strictly typed plain data: no expected value ever enters the sandbox.
-3. The test code runs again with the stubs replaying those results. When a pass issues no
-   placeholder, its assertion outcomes are final; otherwise the newly collected calls go to the
-   sandbox and the loop repeats (calls that depend on earlier results need another round).
+1. The trusted test code runs on the host with every name of the solution replaced by a stub
+   (:mod:`.replay`). A stub call whose result is not known yet records its arguments (as plain
+   data) and returns a :class:`~.replay.Pending` placeholder; a call whose arguments hold such
+   placeholders records *references* to those results, so one pass collects every call, chains
+   of dependent calls included; only a test that needs a pending value's truth waits.
+2. The sandbox runs the candidate on exactly those calls (``_runner.py``) and returns the
+   results, what each call did to its arguments, and the solution's module-level plain values,
+   as strictly typed plain data: no expected value ever enters the sandbox.
+3. The test code runs again with the stubs replaying those results, in a judge process that
+   bounds it in time and memory (:mod:`.judge`). When a pass issues no placeholder, its
+   assertion outcomes are final; otherwise the new calls go to the sandbox and the loop repeats.
 
 The verdict comes from the final host pass, which executes no candidate code; the candidate can
-influence it only through plain values it returned, which is exactly what a test should judge.
+influence it only through plain values it returned (objects that are not plain data are opaque
+handles equal only to themselves), which is exactly what a test should judge.
 """
 
 from __future__ import annotations
