@@ -219,3 +219,13 @@ def test_tests_passing_objects_to_the_candidate_are_an_error_verdict(local_box):
     tests = "class Node:\n    pass\nassert depth(Node()) == 1"
     verdict = verify(fence("def depth(n):\n    return 1"), tests, "depth", sandbox=local_box)
     assert verdict.status is Status.ERROR and "cannot run it in isolation" in verdict.reason
+
+
+def test_the_runner_runs_from_source_on_another_interpreter(local_box, monkeypatch):
+    """The runner travels compiled for this interpreter; another one compiles its source."""
+    from rlvr_envs.verifiers.code import running
+
+    files = dict(running.runner_files(), **{"runner.tag": "other-interpreter"})
+    monkeypatch.setattr(running, "runner_files", lambda: files)
+    verdict = verify(fence("def add(a, b):\n    return a + b"), ADD_TESTS, "add", sandbox=local_box)
+    assert verdict.correct, verdict

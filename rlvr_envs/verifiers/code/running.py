@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import marshal
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +16,33 @@ from .results import MalformedResults, RunnerOutput, parse_results
 
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
 MIN_ROUND_S = 0.05  # the least wall time worth giving a sandbox round
+# Compiling the runner costs a job more than running it, so it travels compiled too, with the
+# interpreter tag its bytecode is for; a sandbox interpreter of another version compiles the
+# source instead.
+RUNNER_LOADER = """import sys
+try:
+    with open("runner.tag") as f:
+        if f.read() != sys.implementation.cache_tag:
+            raise ValueError
+    import marshal
+    with open("runner.code", "rb") as f:
+        code = marshal.load(f)
+except Exception:
+    with open("runner.py", encoding="utf-8") as f:
+        code = compile(f.read(), "runner.py", "exec")
+exec(code, {"__name__": "__main__", "__file__": "runner.py"})
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def runner_files() -> dict[str, bytes | str]:
+    """The runner's files for a job: its source, its bytecode and the tag of that bytecode."""
+    code = compile(RUNNER_SOURCE, "runner.py", "exec", dont_inherit=True)
+    return {
+        "runner.py": RUNNER_SOURCE,
+        "runner.code": marshal.dumps(code),
+        "runner.tag": sys.implementation.cache_tag or "",
+    }
 
 
 def resolve_sandbox(sandbox: Any) -> Any:
@@ -97,8 +127,8 @@ def run_calls(
     """Call the candidate's functions in the sandbox; what the runner reported, or a verdict."""
     request = {"names": list(names), "calls": list(calls)}
     result = sandbox.run_python(
-        RUNNER_SOURCE,
-        files={"solution.py": code, "calls.json": json.dumps(request)},
+        RUNNER_LOADER,
+        files={**runner_files(), "solution.py": code, "calls.json": json.dumps(request)},
         limits=limits,
     )
     summary = exec_summary(result)
