@@ -6,6 +6,7 @@ known-wrong answer that passes means a verifier a policy could exploit. Either s
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -59,6 +60,20 @@ def _tasks(env: TextEnv, limit: int | None, seed: int) -> list[Task]:
     return take_tasks(source, limit or 200, seed=seed)
 
 
+def with_solver_references(env: TextEnv, tasks: list[Task]) -> list[Task]:
+    """Tasks whose source has a solver (procedural families) get the solver's completion.
+
+    Reference-free families keep no reference in their tasks; their solver is used here (and
+    in tests), never by the verifier.
+    """
+    solve = getattr(env.source, "solve", None)
+    if solve is None:
+        return tasks
+    return [
+        t if t.solution is not None else dataclasses.replace(t, solution=solve(t)) for t in tasks
+    ]
+
+
 def check_environment(
     env_id: str,
     *,
@@ -79,7 +94,8 @@ def check_environment(
     if not isinstance(env, TextEnv):
         result.skipped = f"not a TextEnv ({type(env).__name__})"
         return result
-    tasks = [t for t in _tasks(env, limit, seed) if t.solution is not None]
+    tasks = with_solver_references(env, _tasks(env, limit, seed))
+    tasks = [t for t in tasks if t.solution is not None]
     if not tasks:
         result.skipped = "no reference solutions"
         return result
