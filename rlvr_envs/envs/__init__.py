@@ -112,6 +112,14 @@ def register_builtins() -> None:
                 category="reasoning",
                 kwargs={"family": family},
             )
+    if "rlvr/Curriculum-v0" not in gym.registry:
+        register(
+            "rlvr/Curriculum-v0",
+            "rlvr_envs.wrappers.curriculum:make_curriculum",
+            description="Adaptive curriculum over env_id's param (default: Arithmetic levels 1-5)",
+            tasks="procedural",
+            category="curriculum",
+        )
     register_reasoning_gym()
 
 
