@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from fractions import Fraction
@@ -148,15 +149,63 @@ def _same_answer(a: str, b: str) -> bool:
         return False
 
 
+class SharedDataset:
+    """One reasoning-gym dataset per (generator, config) in a process, with its recent items.
+
+    Environments made with the same config (a vector's sub-environments, a trainer's pool, the
+    text and chat variants in a test run) share the dataset's set-up, which is slow for some
+    generators, and items already generated. Generators and scorers keep state on the dataset
+    object in places, so calls into it take its lock.
+    """
+
+    def __init__(self, name: str, config: Mapping[str, Any]) -> None:
+        self.dataset = _import_factory().create_dataset(name, **config)
+        self.lock = threading.Lock()
+        self._items: OrderedDict[int, dict[str, Any]] = OrderedDict()
+
+    def item(self, index: int) -> dict[str, Any]:
+        """Item ``index`` (generated once while it stays among the recent ones)."""
+        with self.lock:
+            entry = self._items.get(index)
+            if entry is None:
+                entry = self._items[index] = self.dataset[index]
+                if len(self._items) > CACHE_TASKS:
+                    self._items.popitem(last=False)
+            else:
+                self._items.move_to_end(index)
+            return entry
+
+    def score(self, answer: str, entry: Mapping[str, Any]) -> float:
+        """The dataset's ``score_answer``, in this process."""
+        with self.lock:
+            return float(self.dataset.score_answer(answer, entry))
+
+
+_SHARED: OrderedDict[Any, SharedDataset] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_dataset(name: str, config: Mapping[str, Any]) -> SharedDataset:
+    """The process-wide :class:`SharedDataset` for this generator and config."""
+    key = (name, repr(sorted(config.items())))
+    with _SHARED_LOCK:
+        shared = _SHARED.get(key)
+        if shared is None:
+            shared = _SHARED[key] = SharedDataset(name, config)
+            if len(_SHARED) > 64:
+                _SHARED.popitem(last=False)
+        return shared
+
+
 class ReasoningGymSource(ProceduralSource):
     """Items ``0..size-1`` of one reasoning-gym dataset as tasks, cached; the id ends with the
     item's index, so ``get`` rebuilds any of them."""
 
     def __init__(self, name: str, config: Mapping[str, Any], answer_format: str) -> None:
-        factory = _import_factory()
         self.generator = name
         self.config = dict(config)
-        self.dataset = factory.create_dataset(name, **self.config)
+        self.shared = shared_dataset(name, self.config)
+        self.dataset = self.shared.dataset
         self.size = int(self.dataset.size)
         self.answer_format = answer_format
         label = (
@@ -189,7 +238,7 @@ class ReasoningGymSource(ProceduralSource):
         if task is not None:
             self._cache.move_to_end(index)
             return task
-        entry = self.dataset[index]
+        entry = self.shared.item(index)
         reference = self.reference(entry)
         task = Task(
             id=f"{self._prefix}{index}",
@@ -275,7 +324,7 @@ class ReasoningGymVerifier:
             return scorer_pool().score(
                 self.source.generator, self.source.config, entry, answer, self.timeout_s
             )
-        return float(self.source.dataset.score_answer(answer, entry))
+        return self.source.shared.score(answer, entry)
 
     def __call__(self, completion: str, task: Task) -> Verdict:
         entry = task.answer

@@ -135,7 +135,12 @@ def test_make_vec_sub_environments_share_their_statistics(mode):
     kwargs = {} if mode is None else {"vectorization_mode": mode}
     name = uuid.uuid4().hex
     envs = gym.make_vec(
-        "rlvr/Curriculum-v0", num_envs=4, env_id="rlvr/Arithmetic-v0", window=8, stats=name, **kwargs
+        "rlvr/Curriculum-v0",
+        num_envs=4,
+        env_id="rlvr/Arithmetic-v0",
+        window=8,
+        stats=name,
+        **kwargs,
     )
     try:
         envs.reset(seed=list(range(4)))
