@@ -39,7 +39,7 @@ from ..tasks import ProceduralSource, Task
 from ..verdict import Status, Verdict
 from ..verifiers.math.extract import strip_thinking
 from .rg_catalog import GENERATORS, REGISTERED, RG_VERSION, UNAVAILABLE, env_id
-from .rg_scoring import GUARDS, ScorerFailed, ScoreTimeout, scorer_pool
+from .rg_scoring import GUARDS, ScorerFailed, ScorerUnavailable, ScoreTimeout, scorer_pool
 
 __all__ = [
     "GENERATORS",
@@ -345,6 +345,8 @@ class ReasoningGymVerifier:
             score = self._score(answer, entry)
         except ScoreTimeout as error:
             return Verdict.make(Status.TIMEOUT, str(error), **fields)
+        except ScorerUnavailable as error:
+            return Verdict.make(Status.ERROR, str(error), **fields)
         except (ScorerFailed, Exception) as error:  # the answer broke the scorer: its failure
             reason = f"reasoning-gym's score_answer failed on this answer: {error}"[:300]
             return Verdict.make(Status.WRONG, reason, **fields, details={"rg_score": 0.0})

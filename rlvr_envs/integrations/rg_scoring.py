@@ -77,12 +77,19 @@ GUARDS = {"literal": literal_guard, "number": number_guard, "expression": expres
 # --- isolated scoring ---------------------------------------------------------------------------
 
 
+STARTUP_S = 120.0  # how long a new worker may take to import reasoning-gym
+
+
 class ScoreTimeout(Exception):
     """The scorer ran past its wall-clock limit (its worker was killed)."""
 
 
 class ScorerFailed(Exception):
-    """The scorer's worker process died or could not run the scorer."""
+    """The scorer raised on this answer, or its worker died while scoring it."""
+
+
+class ScorerUnavailable(Exception):
+    """No worker could be started: a fault of the machinery, not of the answer."""
 
 
 # Requests (parent to worker) are pickled: the worker trusts its parent. Replies are JSON, so
@@ -120,6 +127,7 @@ def worker_main() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
     from reasoning_gym.factory import create_dataset
 
+    _write_frame(replies, json.dumps(["ready", None]).encode())  # imports done: time scoring only
     datasets: dict[Any, Any] = {}
     while True:
         try:
@@ -148,7 +156,14 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             env={**os.environ, "PYTHONPATH": path},
         )
-        self.warm = False
+        # Importing reasoning-gym takes seconds: that must not count against an answer.
+        ready, _, _ = select.select([self.process.stdout], [], [], STARTUP_S)
+        try:
+            if not ready or json.loads(_read_frame(self.process.stdout))[0] != "ready":
+                raise EOFError("no ready message")
+        except (EOFError, ValueError) as error:
+            self.stop()
+            raise ScorerUnavailable(f"the scoring worker did not start: {error}") from None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -188,9 +203,7 @@ class ScorerPool:
             try:
                 request = (name, dict(config), dict(entry), answer)
                 _write_frame(worker.process.stdin, pickle.dumps(request, pickle.HIGHEST_PROTOCOL))
-                # A new worker first imports reasoning-gym (seconds): that is not the answer's time.
-                wait = timeout_s + (0.0 if worker.warm else 120.0)
-                ready, _, _ = select.select([worker.process.stdout], [], [], wait)
+                ready, _, _ = select.select([worker.process.stdout], [], [], timeout_s)
                 if not ready:
                     raise ScoreTimeout(f"the scorer ran past {timeout_s:g} s")
                 status, value = json.loads(_read_frame(worker.process.stdout))
@@ -202,7 +215,6 @@ class ScorerPool:
                 worker.stop()
                 worker = None
                 raise ScorerFailed(f"the scoring worker died: {error}") from None
-            worker.warm = True
         finally:
             self._idle.put(worker)
         if status != "ok":
