@@ -7,6 +7,7 @@ completed grid that is valid and keeps every given digit, so it needs no referen
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from .common import Family, correct, wrong
 Grid = list[list[int]]
 _SEPARATORS = str.maketrans({c: " " for c in ",|;"})
 _RULE_CHARS = frozenset("-+=_|: ")
+_DIGITS = {n: {str(d): d for d in range(1, n + 1)} for n in range(1, 10)}
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def generate(rng: random.Random, p: SudokuParams) -> Task:
 
 def parse_grid(text: str, n: int) -> Grid | str:
     """An ``n`` x ``n`` grid of digits 1..n from the answer text, or why it is not one."""
+    digits = _DIGITS[n]
     rows: Grid = []
     for line in text.splitlines():
         if not line.strip() or set(line) <= _RULE_CHARS:  # blank lines and box rules
@@ -108,26 +111,23 @@ def parse_grid(text: str, n: int) -> Grid | str:
             cells = list(cells[0])
         if len(cells) != n:
             return f"row {len(rows) + 1} has {len(cells)} cells, not {n}"
-        row = []
-        for cell in cells:
-            if not (len(cell) == 1 and cell.isdigit() and 1 <= int(cell) <= n):
-                return f"row {len(rows) + 1} holds {cell[:10]!r}, not a digit from 1 to {n}"
-            row.append(int(cell))
+        row = [digits.get(cell, 0) for cell in cells]
+        if 0 in row:
+            bad = cells[row.index(0)]
+            return f"row {len(rows) + 1} holds {bad[:10]!r}, not a digit from 1 to {n}"
         rows.append(row)
     if len(rows) != n:
         return f"{len(rows)} rows, not {n}"
     return rows
 
 
-def _groups(n: int, box_rows: int, box_cols: int) -> list[list[tuple[int, int]]]:
-    rows = [[(r, c) for c in range(n)] for r in range(n)]
-    cols = [[(r, c) for r in range(n)] for c in range(n)]
-    boxes = [
-        [(br + r, bc + c) for r in range(box_rows) for c in range(box_cols)]
+@functools.lru_cache(maxsize=8)
+def _boxes(n: int, box_rows: int, box_cols: int) -> tuple[tuple[tuple[int, int], ...], ...]:
+    return tuple(
+        tuple((br + r, bc + c) for r in range(box_rows) for c in range(box_cols))
         for br in range(0, n, box_rows)
         for bc in range(0, n, box_cols)
-    ]
-    return rows + cols + boxes
+    )
 
 
 def check(answer: str, task: Task) -> Verdict:
@@ -137,13 +137,17 @@ def check(answer: str, task: Task) -> Verdict:
     grid = parse_grid(answer, n)
     if isinstance(grid, str):
         return wrong(f"not a {n}x{n} grid: {grid}")
-    for r in range(n):
-        for c in range(n):
-            if puzzle[r][c] and grid[r][c] != puzzle[r][c]:
-                return wrong(f"cell ({r + 1}, {c + 1}) was given as {puzzle[r][c]}")
-    for group in _groups(n, task.answer["box_rows"], task.answer["box_cols"]):
-        if len({grid[r][c] for r, c in group}) != n:
-            return wrong(f"a row, column or box starting at cell {group[0]} repeats a digit")
+    for r, (given_row, row) in enumerate(zip(puzzle, grid)):
+        for c, (given, value) in enumerate(zip(given_row, row)):
+            if given and value != given:
+                return wrong(f"cell ({r + 1}, {c + 1}) was given as {given}")
+    for what, groups in (("row", grid), ("column", zip(*grid))):
+        for index, group in enumerate(groups):
+            if len(set(group)) != n:
+                return wrong(f"{what} {index + 1} repeats a digit")
+    for index, box in enumerate(_boxes(n, task.answer["box_rows"], task.answer["box_cols"])):
+        if len({grid[r][c] for r, c in box}) != n:
+            return wrong(f"box {index + 1} repeats a digit")
     return correct("a valid grid that keeps the givens")
 
 

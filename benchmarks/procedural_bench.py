@@ -1,0 +1,147 @@
+"""Procedural environments: episodes per second, and the cost of wrapping reasoning-gym.
+
+1. Native families: ``reset(seed)`` + ``step(reference answer)`` through ``gymnasium.make``, one
+   process (one core), per family and level. The reference answers come from the solvers,
+   computed before the clock starts. Target: at least 2,000 episodes/s per family.
+2. reasoning-gym: for each registered generator, the same episodes through ``rlvr/rg-<name>-v0``
+   and through reasoning-gym itself (``dataset[i]``, its ``extract_answer`` and ``score_answer``
+   on the same items), in alternating blocks of the same run. Target: at most 20% overhead.
+
+    python benchmarks/procedural_bench.py [--episodes 500] [--rg-seconds 0.3]
+        [--only NAME ...] [--skip-rg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import gymnasium as gym  # noqa: E402
+
+import rlvr_envs  # noqa: E402, F401 - registers the environments
+from rlvr_envs.envs import NATIVE_ENVS  # noqa: E402
+
+
+def native_rate(env_id: str, level: int, episodes: int) -> float:
+    """Episodes per second of reset(seed) + step(reference), best of three passes."""
+    env = gym.make(env_id, level=level)
+    source = env.unwrapped.source
+    answers = []
+    for seed in range(episodes):  # references first, off the clock
+        env.reset(seed=seed)
+        answers.append(source.solve(env.unwrapped.task))
+    best = 0.0
+    for _ in range(3):  # the best pass: the machine is shared
+        # CPU time of this process: episodes per second of one core, whatever else runs.
+        start = time.process_time()
+        for seed in range(episodes):
+            env.reset(seed=seed)
+            reward = env.step(answers[seed])[1]
+        best = max(best, episodes / max(time.process_time() - start, 1e-9))
+        assert reward == 1.0
+    env.close()
+    return best
+
+
+def _rg_block(name: str, seeds: range, budget_s: float) -> tuple[list[float], list[float]]:
+    """Per-episode seconds through the environment and directly, on the same items."""
+    from reasoning_gym.factory import create_dataset
+    from reasoning_gym.utils import extract_answer
+
+    env = gym.make(f"rlvr/rg-{name}-v0")
+    source = env.unwrapped.source
+    wrapped, items = [], []
+    start = time.perf_counter()
+    for seed in seeds:
+        t0 = time.perf_counter()
+        env.reset(seed=seed)
+        task = env.unwrapped.task
+        t1 = time.perf_counter()
+        reference = source.reference(task.answer)
+        completion = f"<answer>{reference}</answer>"
+        t2 = time.perf_counter()
+        env.step(completion)
+        wrapped.append(time.perf_counter() - t2 + (t1 - t0))
+        items.append((task.metadata["source_index"], completion))
+        if time.perf_counter() - start > budget_s:
+            break
+    env.close()
+    dataset = create_dataset(name, **source.config)  # a fresh dataset: nothing cached
+    direct = []
+    for index, completion in items:
+        t0 = time.perf_counter()
+        entry = dataset[index]
+        dataset.score_answer(extract_answer(completion), entry)
+        direct.append(time.perf_counter() - t0)
+    return wrapped, direct
+
+
+def rg_overheads(names: list[str], budget_s: float) -> list[tuple[str, float, float, int]]:
+    """(name, env ms/episode, direct ms/episode, episodes) per generator, blocks alternated."""
+    rows = []
+    for name in names:
+        wrapped, direct = [], []
+        for block in range(3):
+            w, d = _rg_block(name, range(block * 100_000, block * 100_000 + 5_000), budget_s)
+            wrapped += w
+            direct += d
+        rows.append(
+            (name, 1e3 * statistics.fmean(wrapped), 1e3 * statistics.fmean(direct), len(wrapped))
+        )
+        print(
+            f"  {name:28s} env {rows[-1][1]:9.3f} ms  direct {rows[-1][2]:9.3f} ms", file=sys.stderr
+        )
+    return rows
+
+
+def main() -> None:
+    """Print both tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=500, help="per family and level")
+    parser.add_argument("--rg-seconds", type=float, default=0.3, help="time budget per block")
+    parser.add_argument("--only", nargs="*", help="reasoning-gym generators to measure")
+    parser.add_argument("--skip-rg", action="store_true")
+    args = parser.parse_args()
+
+    levels = (1, 2, 3, 4, 5)
+    print("native families: episodes per CPU-second of reset(seed) + step(reference answer)")
+    print(
+        f"{'environment':28s}" + "".join(f"{'level ' + str(v):>9s}" for v in levels) + "  >= 2,000"
+    )
+    for env_id, _, _ in NATIVE_ENVS:
+        rates = [native_rate(env_id, level, args.episodes) for level in levels]
+        cells = "".join(f"{r:9,.0f}" for r in rates)
+        print(f"{env_id:28s}{cells}  {'yes' if min(rates) >= 2000 else 'NO'}")
+    if args.skip_rg:
+        return
+
+    from rlvr_envs.integrations.reasoning_gym import ISOLATED, REGISTERED
+
+    names = args.only or list(REGISTERED)
+    print("\nreasoning-gym: the env (reset + step) vs dataset[i] + extract_answer + score_answer")
+    rows = rg_overheads(names, args.rg_seconds)
+    print(f"{'generator':28s} {'env ms':>9s} {'direct ms':>9s} {'overhead':>9s} {'n':>5s}")
+    for name, env_ms, direct_ms, n in rows:
+        mark = " (scored in a worker process)" if name in ISOLATED else ""
+        print(
+            f"{name:28s} {env_ms:9.3f} {direct_ms:9.3f} {env_ms / direct_ms - 1:9.1%} {n:5d}{mark}"
+        )
+    in_process = [r for r in rows if r[0] not in ISOLATED]
+    ratios = [r[1] / r[2] - 1 for r in in_process]
+    total = sum(r[1] * r[3] for r in rows) / sum(r[2] * r[3] for r in rows) - 1
+    print(
+        f"\nin-process scoring, {len(in_process)} generators: median overhead "
+        f"{statistics.median(ratios):.1%}, {sum(r <= 0.20 for r in ratios)} at or under 20%; "
+        f"all {len(rows)}, time-weighted: {total:.1%}"
+    )
+    abs_us = [1e3 * (r[1] - r[2]) for r in in_process]
+    print(f"added time per episode (in-process): median {statistics.median(abs_us):.1f} us")
+
+
+if __name__ == "__main__":
+    main()
