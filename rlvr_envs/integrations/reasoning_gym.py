@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -113,7 +114,11 @@ DEFAULT_SIZE = 100_000
 # Generators whose set-up grows with ``size`` or caps it.
 SIZE_LIMITS = {"acre": 500, "word_ladder": 20_000}
 MIN_ANSWER_CHARS = 4_096  # the length cap of an answer is this, or 8x the reference if longer
+MAX_SKIPPED_ITEMS = 16  # consecutive items a generator may fail on before sampling gives up
 CACHE_TASKS = 256  # recent tasks kept, so a GRPO group (G resets, one seed) builds its task once
+
+
+logger = logging.getLogger(__name__)
 
 
 class ReasoningGymUnavailable(ImportError):
@@ -162,17 +167,25 @@ class SharedDataset:
         self.dataset = _import_factory().create_dataset(name, **config)
         self.lock = threading.Lock()
         self._items: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._broken: set[int] = set()
 
     def item(self, index: int) -> dict[str, Any]:
         """Item ``index`` (generated once while it stays among the recent ones)."""
         with self.lock:
             entry = self._items.get(index)
-            if entry is None:
-                entry = self._items[index] = self.dataset[index]
-                if len(self._items) > CACHE_TASKS:
-                    self._items.popitem(last=False)
-            else:
+            if entry is not None:
                 self._items.move_to_end(index)
+                return entry
+            if index in self._broken:
+                raise RuntimeError(f"the generator failed on item {index} before")
+            try:
+                entry = self.dataset[index]
+            except Exception:
+                self._broken.add(index)  # do not pay for a failing generator twice
+                raise
+            self._items[index] = entry
+            if len(self._items) > CACHE_TASKS:
+                self._items.popitem(last=False)
             return entry
 
     def score(self, answer: str, entry: Mapping[str, Any]) -> float:
@@ -257,8 +270,16 @@ class ReasoningGymSource(ProceduralSource):
         return task
 
     def sample(self, rng: np.random.Generator) -> Task:
-        """A uniformly random item."""
-        return self.make(int(rng.integers(self.size)))
+        """A uniformly random item (the next one when a generator fails on it)."""
+        index = int(rng.integers(self.size))
+        for step in range(MAX_SKIPPED_ITEMS):
+            try:
+                return self.make((index + step) % self.size)
+            except KeyError:
+                raise
+            except Exception as error:  # a generator bug on this item: never an episode's crash
+                logger.warning("%s: item %d failed (%r); taking the next", self.name, index, error)
+        raise RuntimeError(f"{self.name}: {MAX_SKIPPED_ITEMS} items in a row failed from {index}")
 
     def perturb(self, task: Task, rng: np.random.Generator) -> list[str]:
         """Known-wrong completions: other recent tasks' differing references, or non-answers."""

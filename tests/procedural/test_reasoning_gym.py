@@ -230,3 +230,21 @@ def test_a_worker_that_cannot_start_is_an_infrastructure_error(monkeypatch):
     v = env.unwrapped.verify(task.solution, task)
     assert v.status.value == "error" and "did not start" in v.reason
     pool.close()
+
+
+def test_an_item_the_generator_fails_on_is_skipped_the_same_way_every_time(monkeypatch):
+    env = gym.make("rlvr/rg-chain_sum-v0", size=50, min_terms=2, max_terms=2)
+    dataset = env.unwrapped.source.dataset
+    real = type(dataset).__getitem__
+
+    def flaky(self, index):
+        if index % 2 == 0:
+            raise RuntimeError("Could not find suitable path cell after 1000 attempts")
+        return real(self, index)
+
+    monkeypatch.setattr(type(dataset), "__getitem__", flaky)
+    first = [env.reset(seed=s)[1]["metadata"]["source_index"] for s in range(20)]
+    again = [env.reset(seed=s)[1]["metadata"]["source_index"] for s in range(20)]
+    assert first == again and all(index % 2 == 1 for index in first)
+    with pytest.raises(RuntimeError, match="suitable path|failed"):
+        env.unwrapped.source.get(f"{env.unwrapped.source._prefix}2")
