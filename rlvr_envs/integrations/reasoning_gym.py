@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from fractions import Fraction
@@ -258,11 +259,8 @@ class ReasoningGymSource(ProceduralSource):
             prompt=entry["question"],
             answer=entry,
             solution=None if reference is None else wrap_answer(reference, self.answer_format),
-            metadata={
-                "source_dataset": self.generator,
-                "source_index": index,
-                "difficulty": entry.get("metadata", {}).get("difficulty"),
-            },
+            # Kept small: the environment copies it into every reset's info.
+            metadata={"source_dataset": self.generator, "source_index": index},
         )
         self._cache[index] = task
         if len(self._cache) > CACHE_TASKS:
@@ -348,6 +346,15 @@ class ReasoningGymVerifier:
         return self.source.shared.score(answer, entry)
 
     def __call__(self, completion: str, task: Task) -> Verdict:
+        start = time.perf_counter()
+        outcome = self._judge(completion, task)
+        if isinstance(outcome, Verdict):
+            return outcome.replace(elapsed_s=time.perf_counter() - start)
+        status, reason, fields = outcome
+        # Timed here, in the one constructor call: a copy to add the time costs as much again.
+        return Verdict.make(status, reason, elapsed_s=time.perf_counter() - start, **fields)
+
+    def _judge(self, completion: str, task: Task) -> Verdict | tuple[Status, str, dict[str, Any]]:
         entry = task.answer
         reference = self.source.reference(entry)
         limit = max(MIN_ANSWER_CHARS, 8 * len(reference or ""))
@@ -356,30 +363,26 @@ class ReasoningGymVerifier:
             answer = ""  # an empty answer can be right here (a Rubik's cube already solved)
         if isinstance(answer, Verdict):
             return answer.replace(expected=reference)
-        fields = {"extracted": answer[:200], "expected": reference}
+        fields: dict[str, Any] = {"extracted": answer[:200], "expected": reference}
         refused = self.guard(answer) if self.guard else None
         if refused is None and self.source.generator in STRICTER:
             refused = STRICTER[self.source.generator](answer, entry)
         if refused is not None:
-            return Verdict.make(Status.WRONG, refused, **fields, details={"rg_score": 0.0})
+            return Status.WRONG, refused, {**fields, "details": {"rg_score": 0.0}}
         try:
             score = self._score(answer, entry)
         except ScoreTimeout as error:
-            return Verdict.make(Status.TIMEOUT, str(error), **fields)
+            return Status.TIMEOUT, str(error), fields
         except ScorerUnavailable as error:
-            return Verdict.make(Status.ERROR, str(error), **fields)
+            return Status.ERROR, str(error), fields
         except (ScorerFailed, Exception) as error:  # the answer broke the scorer: its failure
             reason = f"reasoning-gym's score_answer failed on this answer: {error}"[:300]
-            return Verdict.make(Status.WRONG, reason, **fields, details={"rg_score": 0.0})
+            return Status.WRONG, reason, {**fields, "details": {"rg_score": 0.0}}
         score = min(1.0, max(0.0, score)) if score == score else 0.0
         status = Status.CORRECT if score >= 1.0 else Status.WRONG
-        reward = score if self.partial_credit else float(status is Status.CORRECT)
-        reason = (
-            "reasoning-gym scored it 1.0"
-            if status is Status.CORRECT
-            else (f"reasoning-gym scored it {score:.3g}")
-        )
-        return Verdict.make(status, reason, reward=reward, **fields, details={"rg_score": score})
+        fields["reward"] = score if self.partial_credit else float(status is Status.CORRECT)
+        fields["details"] = {"rg_score": score}
+        return status, f"reasoning-gym scored it {score:.3g}", fields
 
     def __repr__(self) -> str:
         return f"ReasoningGymVerifier({self.source.generator!r}, {self.answer_format!r})"

@@ -179,7 +179,8 @@ class ScorerPool:
     """Worker processes that run scorers with a wall-clock limit, shared by every environment."""
 
     def __init__(self, max_workers: int = 2) -> None:
-        self._idle: queue.Queue[_Worker | None] = queue.Queue()
+        # Last in, first out: a caller reuses a running worker before a second one is started.
+        self._idle: queue.LifoQueue[_Worker | None] = queue.LifoQueue()
         for _ in range(max_workers):
             self._idle.put(None)  # started on first use
         self._all: list[_Worker] = []

@@ -134,7 +134,7 @@ def test_answers_that_eval_would_run_never_reach_eval(name, attack, tmp_path):
     ],
 )
 def test_sympy_scored_answers_are_limited_to_math(attack):
-    env, task = _env("polynomial_multiplication")
+    env, task = _env("simple_integration")
     v = env.unwrapped.verify(f"<answer>{attack}</answer>", task)
     assert v.status.value == "wrong", v.reason
 
@@ -180,7 +180,7 @@ def test_check_passes_on_some_generators_and_skips_those_without_references():
 
 @pytest.mark.slow
 def test_a_scorer_that_runs_away_is_a_timeout_and_the_worker_comes_back():
-    env, task = _env("polynomial_multiplication", timeout_s=2.0)
+    env, task = _env("simple_integration", timeout_s=2.0)
     assert env.unwrapped.verify(task.solution, task).correct  # starts the worker
     start = time.perf_counter()
     v = env.unwrapped.verify("<answer>(9**9)**(9**9)**9</answer>", task)
@@ -226,7 +226,7 @@ def test_a_worker_that_cannot_start_is_an_infrastructure_error(monkeypatch):
     monkeypatch.setattr(rg_scoring, "STARTUP_S", 0.0)  # no worker is ever ready in time
     pool = rg_scoring.ScorerPool(max_workers=1)
     monkeypatch.setattr(rg, "scorer_pool", lambda: pool)
-    env, task = _env("polynomial_multiplication")
+    env, task = _env("simple_integration")
     v = env.unwrapped.verify(task.solution, task)
     assert v.status.value == "error" and "did not start" in v.reason
     pool.close()

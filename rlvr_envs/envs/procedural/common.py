@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -148,13 +149,16 @@ class FamilyVerifier:
         self.answer_format = answer_format
 
     def __call__(self, completion: str, task: Task) -> Verdict:
+        start = time.perf_counter()
         answer = extract_final_answer(completion, self.answer_format)
         if isinstance(answer, Verdict):
-            return answer
+            return answer.replace(elapsed_s=time.perf_counter() - start)
         verdict = self.family.check(answer, task)
-        if verdict.extracted is None:
-            verdict = verdict.replace(extracted=answer[:200])
-        return verdict
+        # One copy that adds both: the environment would otherwise copy again to add the time.
+        return verdict.replace(
+            extracted=answer[:200] if verdict.extracted is None else verdict.extracted,
+            elapsed_s=time.perf_counter() - start,
+        )
 
     def __repr__(self) -> str:
         return f"FamilyVerifier({self.family.name!r}, {self.answer_format!r})"
