@@ -72,21 +72,15 @@ GUARDED = {
     "coin_flip": "number",
     "countdown": "expression",
     "puzzle24": "expression",
-    "polynomial_multiplication": "expression",
     "simple_integration": "expression",
-    "intermediate_integration": "expression",
 }
 # Scorers that do sympy arithmetic on the answer: they run in a worker process with a time limit.
-ISOLATED = frozenset(
-    {"countdown", "puzzle24", "polynomial_multiplication", "simple_integration",
-     "intermediate_integration"}
-)  # fmt: skip
+ISOLATED = frozenset({"countdown", "puzzle24", "simple_integration"})
 # Scorers that validate a solution rather than compare it with one answer: another task's answer
 # may be right here too, so ``rlvr-envs check`` only feeds them answers that fit no task.
 MULTI_SOLUTION = frozenset(
-    """boxnet countdown cryptarithm graph_color jugs knight_swap palindrome_generation
-    propositional_logic puzzle24 quantum_lock rubiks_cube rush_hour sokoban tower_of_hanoi
-    word_ladder""".split()
+    """boxnet countdown cryptarithm graph_color jugs palindrome_generation propositional_logic
+    puzzle24 quantum_lock rubiks_cube rush_hour sokoban tower_of_hanoi""".split()
 )
 NOT_AN_ANSWER = ("?", "none")
 
@@ -112,8 +106,8 @@ STRICTER = {"puzzle24": _numbers_are_the_puzzles, "coin_flip": _close_to_the_pro
 
 DEFAULT_SEED = 0
 DEFAULT_SIZE = 100_000
-# Generators whose set-up grows with ``size`` or caps it.
-SIZE_LIMITS = {"acre": 500, "word_ladder": 20_000}
+# Generators whose set-up grows with ``size``.
+SIZE_LIMITS = {"acre": 500}
 MIN_ANSWER_CHARS = 4_096  # the length cap of an answer is this, or 8x the reference if longer
 MAX_SKIPPED_ITEMS = 16  # consecutive items a generator may fail on before sampling gives up
 CACHE_TASKS = 256  # recent tasks kept, so a GRPO group (G resets, one seed) builds its task once

@@ -248,3 +248,11 @@ def test_an_item_the_generator_fails_on_is_skipped_the_same_way_every_time(monke
     assert first == again and all(index % 2 == 1 for index in first)
     with pytest.raises(RuntimeError, match="suitable path|failed"):
         env.unwrapped.source.get(f"{env.unwrapped.source._prefix}2")
+
+
+def test_every_special_case_names_a_registered_generator():
+    from rlvr_envs.integrations import reasoning_gym as rg
+
+    named = set(rg.GUARDED) | rg.ISOLATED | rg.MULTI_SOLUTION | set(rg.STRICTER)
+    named |= set(rg.REFERENCE_IN_METADATA) | rg.NO_REFERENCE | set(rg.SIZE_LIMITS)
+    assert named <= set(REGISTERED), named - set(REGISTERED)

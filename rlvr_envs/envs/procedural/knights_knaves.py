@@ -234,5 +234,5 @@ def perturb(task: Task, answer: str, rng: random.Random) -> list[str]:
 
 
 KNIGHTS_KNAVES = Family(
-    "knights_knaves", KnightsKnavesParams, LEVELS, 2, generate, check, solve, perturb
+    "knights_knaves", KnightsKnavesParams, LEVELS, 3, generate, check, solve, perturb
 )

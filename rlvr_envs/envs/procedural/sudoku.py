@@ -231,4 +231,4 @@ def _family(name: str, levels: dict, default_level: int) -> Family:
 
 
 SUDOKU = _family("sudoku", SUDOKU_LEVELS, 3)
-MINI_SUDOKU = _family("mini_sudoku", MINI_LEVELS, 2)
+MINI_SUDOKU = _family("mini_sudoku", MINI_LEVELS, 3)
