@@ -78,7 +78,7 @@ def _rg_block(name: str, seeds: range, budget_s: float) -> tuple[list[float], li
         env.reset(seed=seed)
         task = env.unwrapped.task
         t1 = clock()
-        completion = f"<answer>{source.reference(task.answer)}</answer>"  # off the clock
+        completion = f"<answer>{task.answer}</answer>"  # the reference answer, off the clock
         t2 = clock()
         env.step(completion)
         wrapped.append(clock() - t2 + (t1 - t0))

@@ -16,6 +16,7 @@ reward instead). ``info["verdict"]["details"]["rg_score"]`` always holds the raw
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -58,7 +59,6 @@ __all__ = [
 # string), or there is none and ``rlvr-envs check`` can only skip them.
 REFERENCE_IN_METADATA = {
     "graph_color": "possible_answer",
-    "propositional_logic": "example_answer",
     "rubiks_cube": "example_correct_answer",
 }
 NO_REFERENCE = frozenset({"boxnet", "rush_hour"})
@@ -79,8 +79,8 @@ ISOLATED = frozenset({"countdown", "puzzle24", "simple_integration"})
 # Scorers that validate a solution rather than compare it with one answer: another task's answer
 # may be right here too, so ``rlvr-envs check`` only feeds them answers that fit no task.
 MULTI_SOLUTION = frozenset(
-    """boxnet countdown cryptarithm graph_color jugs palindrome_generation propositional_logic
-    puzzle24 quantum_lock rubiks_cube rush_hour sokoban tower_of_hanoi""".split()
+    """boxnet countdown cryptarithm graph_color jugs palindrome_generation puzzle24 quantum_lock
+    rubiks_cube rush_hour sokoban tower_of_hanoi""".split()
 )
 NOT_AN_ANSWER = ("?", "none")
 
@@ -147,6 +147,39 @@ def _same_answer(a: str, b: str) -> bool:
         return float(a) == float(b)
     except ValueError:
         return False
+
+
+class ReasoningGymAnswer(str):
+    """A task's answer: the generator's reference text ("" when it has none), carrying the item
+    (``entry``) that its ``score_answer`` needs.
+
+    It compares, hashes and prints as the text, so code that looks at answers (the trivial-
+    completion probe, TRL's prompt rows) sees what a correct completion states, while the item,
+    which holds the solution and the generator's own metadata, stays out of ``info``.
+    """
+
+    entry: dict[str, Any]
+
+    def __new__(cls, text: str, entry: dict[str, Any]) -> ReasoningGymAnswer:
+        answer = super().__new__(cls, text)
+        answer.entry = entry
+        return answer
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ReasoningGymAnswer, (str(self), self.entry))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ReasoningGymAnswer:
+        return ReasoningGymAnswer(str(self), copy.deepcopy(self.entry, memo))
+
+
+def entry_of(task: Task) -> dict[str, Any]:
+    """The reasoning-gym item behind a task (its answer's ``entry``, or an injected mapping)."""
+    answer = task.answer
+    if isinstance(answer, ReasoningGymAnswer):
+        return answer.entry
+    if isinstance(answer, Mapping) and "question" in answer:
+        return dict(answer)
+    raise ValueError(f"task {task.id!r} carries no reasoning-gym item to score against")
 
 
 class SharedDataset:
@@ -251,7 +284,7 @@ class ReasoningGymSource(ProceduralSource):
         task = Task(
             id=f"{self._prefix}{index}",
             prompt=entry["question"],
-            answer=entry,
+            answer=ReasoningGymAnswer(reference or "", entry),
             solution=None if reference is None else wrap_answer(reference, self.answer_format),
             # Kept small: the environment copies it into every reset's info.
             metadata={"source_dataset": self.generator, "source_index": index},
@@ -275,7 +308,7 @@ class ReasoningGymSource(ProceduralSource):
 
     def perturb(self, task: Task, rng: np.random.Generator) -> list[str]:
         """Known-wrong completions: other recent tasks' differing references, or non-answers."""
-        own = self.reference(task.answer)
+        own = self.reference(entry_of(task))
         if own is None:
             return []
         if self.generator in MULTI_SOLUTION:
@@ -286,7 +319,7 @@ class ReasoningGymSource(ProceduralSource):
             others += [self.make((start + step) % self.size) for step in range(1, 6)]
         wrongs: list[str] = []
         for index in rng.permutation(len(others)):
-            other = self.reference(others[index].answer)
+            other = self.reference(entry_of(others[index]))
             if other is not None and not _same_answer(other, own):
                 wrongs.append(wrap_answer(other, self.answer_format))
                 if len(wrongs) == 2:
@@ -349,7 +382,7 @@ class ReasoningGymVerifier:
         return Verdict.make(status, reason, elapsed_s=time.perf_counter() - start, **fields)
 
     def _judge(self, completion: str, task: Task) -> Verdict | tuple[Status, str, dict[str, Any]]:
-        entry = task.answer
+        entry = entry_of(task)
         reference = self.source.reference(entry)
         limit = max(MIN_ANSWER_CHARS, 8 * len(reference or ""))
         answer = extract_final_answer(completion, self.answer_format, max_chars=limit)

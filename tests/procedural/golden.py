@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 
 import rlvr_envs
-from rlvr_envs.integrations.reasoning_gym import ReasoningGymSource
+from rlvr_envs.integrations.reasoning_gym import ReasoningGymSource, entry_of
 
 GOLDEN_PATH = Path(__file__).resolve().parent.parent / "data" / "procedural_golden.json"
 SEEDS = (0, 1, 2)
@@ -35,7 +35,7 @@ def procedural_ids() -> list[str]:
 def _answer_of(env: Any, task: Any) -> Any:
     source = env.source
     if isinstance(source, ReasoningGymSource):  # entries can hold sets: pin the answer text
-        return source.reference(task.answer)
+        return source.reference(entry_of(task))
     return task.answer
 
 

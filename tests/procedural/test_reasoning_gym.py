@@ -70,7 +70,8 @@ def test_the_same_seed_gives_the_same_task_as_the_generator_itself(name):
     index = info["metadata"]["source_index"]
     direct = create_dataset(name, seed=0, size=100_000)[index]
     assert prompt.startswith(direct["question"])
-    assert a.unwrapped.source.get(info["task_id"]).answer == direct
+    rebuilt = a.unwrapped.source.get(info["task_id"]).answer
+    assert rebuilt.entry == direct and rebuilt == direct["answer"]
     with pytest.raises(KeyError):
         a.unwrapped.source.get(f"rg-{name}/default:100000")
     with pytest.raises(KeyError):
@@ -79,7 +80,7 @@ def test_the_same_seed_gives_the_same_task_as_the_generator_itself(name):
 
 def test_verdicts_statuses_and_details():
     env, task = _env("spell_backward")
-    word = task.answer["answer"]
+    word = task.answer.entry["answer"]
     v = env.unwrapped.verify(f"thinking...\n<answer>{word}</answer>", task)
     assert v.correct and v.details["rg_score"] == 1.0 and v.expected == word
     v = env.unwrapped.verify(f"<answer>{word[:-1]}</answer>", task)
@@ -97,7 +98,7 @@ def test_verdicts_statuses_and_details():
 def test_step_returns_the_verdict():
     env = gym.make("rlvr/rg-chain_sum-v0")
     env.reset(seed=1)
-    answer = env.unwrapped.task.answer["answer"]
+    answer = str(env.unwrapped.task.answer)
     _, reward, terminated, truncated, info = env.step(f"<answer>{answer}</answer>")
     assert reward == 1.0 and terminated and not truncated
     assert info["reward_components"] == {"reasoning_gym": 1.0}
@@ -142,10 +143,10 @@ def test_sympy_scored_answers_are_limited_to_math(attack):
 def test_lenient_scorers_are_made_strict():
     env, task = _env("puzzle24")  # its scorer accepted any expression worth 24
     assert env.unwrapped.verify("<answer>6*4*1*1</answer>", task).reward == 0.0 or sorted(
-        task.answer["metadata"]["numbers"]
+        task.answer.entry["metadata"]["numbers"]
     ) == [1, 1, 4, 6]
     env, task = _env("coin_flip")  # its prefix credit gave 1.0 to "0" for 0.3125
-    if not task.answer["answer"].startswith("0."):
+    if not task.answer.startswith("0."):
         pytest.skip("needs a probability below 1")
     v = env.unwrapped.verify("<answer>0</answer>", task)
     assert v.reward == 0.0 and "not the probability" in v.reason
@@ -154,7 +155,7 @@ def test_lenient_scorers_are_made_strict():
 def test_an_empty_answer_is_scored_when_the_empty_answer_is_right():
     env = gym.make("rlvr/rg-rubiks_cube-v0").unwrapped
     task = env.source.get("rg-rubiks_cube/default:93507")  # scrambled by L R L' R': solved
-    assert task.answer["metadata"]["example_correct_answer"] == ""
+    assert task.answer.entry["metadata"]["example_correct_answer"] == "" == task.answer
     assert env.verify("<answer></answer>", task).correct
     assert env.verify("<answer>  </answer>", task).correct
     other = env.source.get("rg-rubiks_cube/default:1")
@@ -202,7 +203,7 @@ def test_trivial_completions_earn_nothing_unless_they_are_the_answer():
                     if v.reward > 0:
                         assert task.solution is not None and v.extracted is not None
                         assert env.verify(task.solution, task).correct
-                        reference = env.source.reference(task.answer)
+                        reference = str(task.answer)
                         assert rg_same(text, reference), (env_name, text[:40], reference)
 
 
