@@ -287,7 +287,7 @@ class Curriculum(gym.Env):
 
 
 def make_curriculum(
-    env_id: str = "rlvr/Arithmetic-v0",
+    env_id: str = "rlvr/Arithmetic-v1",
     param: str = "level",
     values: Sequence[Any] | None = None,
     **kwargs: Any,

@@ -19,7 +19,7 @@ LEVELS = [1, 2, 3, 4, 5]
 def _curriculum(**kwargs) -> Curriculum:
     kwargs.setdefault("stats", uuid.uuid4().hex)  # private statistics for each test
     kwargs.setdefault("window", 16)
-    return Curriculum("rlvr/Arithmetic-v0", "level", LEVELS, **kwargs)
+    return Curriculum("rlvr/Arithmetic-v1", "level", LEVELS, **kwargs)
 
 
 def run(env: Curriculum, skill, episodes: int, seed: int = 0) -> list[int]:
@@ -125,7 +125,7 @@ def test_state_survives_a_restart(tmp_path):
     assert resumed.difficulty == env.difficulty == 3
     assert resumed.stats.summary() == env.stats.summary()
     with pytest.raises(ValueError, match="over"):
-        Curriculum("rlvr/Arithmetic-v0", "level", [1, 2], stats=uuid.uuid4().hex).load_state_dict(
+        Curriculum("rlvr/Arithmetic-v1", "level", [1, 2], stats=uuid.uuid4().hex).load_state_dict(
             env.state_dict()
         )
 
@@ -137,7 +137,7 @@ def test_make_vec_sub_environments_share_their_statistics(mode):
     envs = gym.make_vec(
         "rlvr/Curriculum-v0",
         num_envs=4,
-        env_id="rlvr/Arithmetic-v0",
+        env_id="rlvr/Arithmetic-v1",
         window=8,
         stats=name,
         **kwargs,
@@ -178,7 +178,7 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="target"):
         _curriculum(target=(0.8, 0.2))
     with pytest.raises(ValueError, match="at least one"):
-        Curriculum("rlvr/Arithmetic-v0", "level", [], stats=uuid.uuid4().hex)
+        Curriculum("rlvr/Arithmetic-v1", "level", [], stats=uuid.uuid4().hex)
     with pytest.raises(ValueError, match="chosen by the curriculum"):
         _curriculum(level=3)
     with pytest.raises(ValueError, match="give the values"):
