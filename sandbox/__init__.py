@@ -11,7 +11,8 @@ The lowest layer of rlvr-envs (it knows nothing of LLMs or Gymnasium)::
 
 Backends: ``local`` (rlimits, seccomp, process-group kills; the weakest), ``bwrap``
 (bubblewrap namespaces) and ``docker`` (locked-down containers). All three keep a warm pool of
-worker processes that fork once per job. Results are data only: a status from ``ExecStatus``,
+worker processes that fork once per job. ``remote`` sends jobs to SandboxFusion-compatible
+``/run_code`` services (``python -m sandbox serve``) and ``ray`` to Ray actors holding pools. Results are data only: a status from ``ExecStatus``,
 exit code or signal, capped stdout/stderr, wall and CPU time.
 """
 
@@ -20,7 +21,9 @@ from .bwrap import BwrapSandbox
 from .docker_backend import DockerSandbox
 from .limits import Limits
 from .local import LocalSandbox
+from .ray_backend import RaySandbox
 from .registry import available_backends, close_shared, get_sandbox, resolve_backend
+from .remote import RemoteSandbox
 from .result import ExecResult, ExecStatus
 
 __all__ = [
@@ -32,6 +35,8 @@ __all__ = [
     "Job",
     "Limits",
     "LocalSandbox",
+    "RaySandbox",
+    "RemoteSandbox",
     "Sandbox",
     "SandboxError",
     "available_backends",
