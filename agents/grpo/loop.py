@@ -221,19 +221,11 @@ def warm_up(run: TrainingRun) -> None:
             {"options": {"task": split.last_tasks[i]} if i in split.last_tasks else {"task_id": i}}
             for i in task_ids
         ]
-        keep = None  # chosen by prompt already
-    else:
-        # No task source (a curriculum over several environments, a remote environment): the
-        # examples are whatever seeded resets give, minus held-out prompts.
-        run.log(
-            f"warm-up: {config.env} has no task source, so its {count} examples come from "
-            "seeded resets (held-out prompts skipped)"
+        examples = warmup_examples(
+            run.probe, resets, completion=config.warmup_completion, agent=policy.agent
         )
-        resets = [{"seed": seed + k} for k in range(count)]
-        keep = split.admit
-    examples = warmup_examples(
-        run.probe, resets, completion=config.warmup_completion, agent=policy.agent, keep=keep
-    )
+    else:
+        examples = _examples_from_resets(run, count, seed)
     result = supervised_warmup(
         policy.model,
         examples,
@@ -254,6 +246,35 @@ def warm_up(run: TrainingRun) -> None:
         f"{result['loss_last']:.3f}"
         + (f", accuracy {before['accuracy']:.1%} before it" if before else "")
     )
+
+
+def _examples_from_resets(run: TrainingRun, count: int, seed: int) -> list[Any]:
+    """Warm-up examples for an environment without a task source (a curriculum, a remote
+    environment): whatever seeded resets give, minus held-out prompts; a curriculum's examples
+    come from each of its difficulty values in turn, not only the one it starts at."""
+    from .warmup import warmup_environments, warmup_examples
+
+    envs, described = warmup_environments(run.probe)
+    run.log(
+        f"warm-up: {run.config.env} has no task source, so its {count} examples come from "
+        f"seeded resets of {described} (held-out prompts skipped)"
+    )
+    examples: list[Any] = []
+    try:
+        for k, env in enumerate(envs):
+            resets = [{"seed": seed + j} for j in range(k, count, len(envs))]
+            examples += warmup_examples(
+                env,
+                resets,
+                completion=run.config.warmup_completion,
+                agent=run.policy.agent,
+                keep=run.split.admit,
+            )
+    finally:
+        for env in envs:
+            if env is not run.probe:
+                env.close()
+    return examples
 
 
 def evaluate_before_rl(run: TrainingRun) -> dict[str, float] | None:

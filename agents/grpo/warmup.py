@@ -77,6 +77,24 @@ def warmup_examples(
     return examples
 
 
+def warmup_environments(env: Any) -> tuple[list[Any], str]:
+    """The environments a warm-up by seeded resets draws from, and their description: for a
+    curriculum (:class:`rlvr_envs.wrappers.Curriculum`) its environment at each difficulty value,
+    since it would otherwise reset only at the value it starts at; else ``env`` itself."""
+    import gymnasium
+
+    from rlvr_envs.wrappers import Curriculum
+
+    inner = env.unwrapped
+    if not isinstance(inner, Curriculum):
+        return [env], "the environment"
+    values = inner.stats.values
+    envs = [
+        gymnasium.make(inner.env_id, **{inner.param: value}, **inner.env_kwargs) for value in values
+    ]
+    return envs, f"{inner.env_id} at {inner.param}={values}"
+
+
 def supervised_warmup(
     model: Any,
     examples: Sequence[tuple[list[int], list[int]]],
