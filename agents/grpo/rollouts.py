@@ -90,24 +90,30 @@ def reset_stats(episodes: Sequence[Episode]) -> dict[str, Any]:
     """Figures about the tasks sampled, from what environments report at reset.
 
     ``info["difficulty"]`` (a curriculum's current level, a number) gives ``difficulty_mean`` /
-    ``_min`` / ``_max`` and ``difficulty_counts`` (tasks per difficulty value); add new reset-time
+    ``_min`` / ``_max``, ``difficulty_counts`` (episodes per difficulty value) and
+    ``difficulty_reward`` (their mean reward per value; faults left out); add new reset-time
     figures here.
     """
     levels = [
-        e.reset_info.get("difficulty")
+        (e.reset_info["difficulty"], e)
         for e in episodes
         if isinstance(e.reset_info.get("difficulty"), (int, float))
     ]
     if not levels:
         return {}
     counts: dict[str, int] = {}
-    for level in levels:
+    rewards: dict[str, list[float]] = {}
+    for level, episode in sorted(levels, key=lambda pair: pair[0]):
         counts[str(level)] = counts.get(str(level), 0) + 1
+        if episode.valid:
+            rewards.setdefault(str(level), []).append(episode.reward)
+    values = [level for level, _ in levels]
     return {
-        "difficulty_mean": float(np.mean(levels)),
-        "difficulty_min": float(min(levels)),
-        "difficulty_max": float(max(levels)),
-        "difficulty_counts": dict(sorted(counts.items())),
+        "difficulty_mean": float(np.mean(values)),
+        "difficulty_min": float(min(values)),
+        "difficulty_max": float(max(values)),
+        "difficulty_counts": counts,
+        "difficulty_reward": {key: float(np.mean(r)) for key, r in rewards.items()},
     }
 
 

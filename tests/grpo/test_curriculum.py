@@ -32,6 +32,8 @@ def test_a_curriculum_warms_up_trains_and_logs_its_difficulty(tmp_path, tiny_pat
         counts = record["difficulty_counts"]
         assert sum(counts.values()) == record["groups_sampled"] * config.group_size
         assert set(counts) <= {"1", "2", "3", "4", "5"}
+        assert set(record["difficulty_reward"]) <= set(counts)
+        assert all(0.0 <= r <= 1.0 for r in record["difficulty_reward"].values())
         assert record["difficulty_min"] <= record["difficulty_mean"] <= record["difficulty_max"]
     held = {json.loads(x)["prompt"] for x in (tmp_path / "heldout.jsonl").read_text().splitlines()}
     seen = (tmp_path / "train_prompts.jsonl").read_text().splitlines()

@@ -127,3 +127,4 @@ def test_reset_difficulty_is_logged_per_step(tmp_path, tiny_path):
         counts = record["difficulty_counts"]
         assert sum(counts.values()) == 16 and all(1 <= int(k) <= 9 for k in counts)
         assert record["difficulty_min"] <= record["difficulty_mean"] <= record["difficulty_max"]
+        assert set(record["difficulty_reward"]) == set(counts)  # the digits env never faults
