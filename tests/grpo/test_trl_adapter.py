@@ -126,7 +126,7 @@ def test_benchmark_runs_ours_and_trl_on_cpu(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "ratio ours: TRL/ours s/step" in out.stdout, out.stdout
+    assert "2x4: ratio ours (medians): TRL/ours s/step" in out.stdout, out.stdout
     import json
 
     results = json.loads((tmp_path / "out.json").read_text())["results"]
