@@ -9,6 +9,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from agents.grpo import GRPOConfig, TaskSplit, train
 from agents.grpo.rollouts import collect_groups, generation_batch_size
@@ -100,5 +101,11 @@ def test_the_step_log_shows_the_overlap(tmp_path, tiny_path):
         record = json.loads(line)
         assert record["generation_calls"] == 4  # 16 completions in sub-batches of one group
         assert record["time_verify_busy_s"] >= 16 * DELAY
-        assert record["time_collect_s"] < record["time_generate_s"] + record["time_verify_busy_s"]
+        # The tiny model generates in a fraction of the verifiers' time, so the overlap it can
+        # hide is small; the strict wall < generate + verify proof is the SlowAgent test above.
+        serial = sum(
+            record[k] for k in ("time_generate_s", "time_verify_busy_s", "time_reset_busy_s")
+        )
+        assert record["time_collect_s"] < serial
+        assert record["time_overlap_s"] == pytest.approx(serial - record["time_collect_s"])
         assert record["time_overlap_s"] > 0
