@@ -202,3 +202,18 @@ def test_knights_knaves_statements_copied_from_the_question_are_wrong():
         twice = f"{task.answer} {clauses[0]} and {clauses[0].replace(' a ', ' not a ')}"
         assert_earns_nothing(env.verify(f"<answer>{twice}</answer>", task), twice)
         assert env.verify(f"<answer>{' and '.join(clauses)}</answer>", task).correct
+
+
+def test_nested_answer_tags_are_wrong_not_read_through():
+    # The inner tags left "0.0, 1.5</answer>" as the answer; polynomial_equations drops items that
+    # are not numbers, so the hedge "0.0, 1.5" was read as "0.0" and scored 1 (4 of 30 tasks).
+    entry = {"question": "Solve x*(2*x - 3) = 0 ... one root", "answer": "0.0", "metadata": {}}
+    env, task = _injected("polynomial_equations", entry)
+    for attack in [
+        "<answer>0.0<answer>0.0, 1.5</answer></answer>",
+        "<answer>0.0, 1.5</answer></answer>",
+        "<ANSWER>x<answer>0.0, 7</Answer></answer>",
+    ]:
+        verdict = env.verify(attack, task)
+        assert_earns_nothing(verdict, attack)
+        assert verdict.status is Status.WRONG
