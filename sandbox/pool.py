@@ -25,6 +25,7 @@ from . import _wire, cgroups
 from .base import Job, Sandbox, SandboxError, check_relative_path
 from .limits import MIB, Limits
 from .result import ExecResult, ExecStatus, classify
+from .spawner import in_long_lived_thread
 from .uids import UidLease, kill_uid, proc_statuses, processes_of_uids
 
 log = logging.getLogger("sandbox")
@@ -117,7 +118,9 @@ class ProcessChannel(Channel):
     """A worker started with ``subprocess.Popen``, talked to over its stdin and stdout."""
 
     def __init__(self, argv: Sequence[str], *, env: dict[str, str], **popen: Any) -> None:
-        self.proc = subprocess.Popen(
+        # From a thread that outlives the worker: bwrap's --die-with-parent is per thread.
+        self.proc = in_long_lived_thread(
+            subprocess.Popen,
             list(argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

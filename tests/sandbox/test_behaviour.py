@@ -250,6 +250,37 @@ def test_worker_killed_twice_is_a_sandbox_error() -> None:
         box.close()
 
 
+def _started_processes_alive(box: Sandbox) -> list[bool]:
+    """For each worker: is the process the host started for it (bwrap itself, ...) alive?"""
+    alive = []
+    for slot in box._slots:  # type: ignore[attr-defined]
+        proc = getattr(slot.worker.channel, "proc", None) if slot.worker else None
+        if proc is not None:
+            alive.append(proc.poll() is None)
+    return alive
+
+
+def test_workers_outlive_the_threads_that_started_them(backend: str) -> None:
+    """bwrap's --die-with-parent is per thread: start() and jobs from threads that then end."""
+    box = make_box(backend, workers=2)
+    try:
+        box.start()  # boots the workers from a thread pool that is gone when it returns
+        time.sleep(0.3)
+        assert all(_started_processes_alive(box)), box.worker_info()
+        box.close()
+        box = make_box(backend, workers=1)
+        thread = threading.Thread(target=lambda: box.run_python("pass"))  # starts it lazily
+        thread.start()
+        thread.join(60)
+        time.sleep(0.3)
+        assert all(_started_processes_alive(box)), box.worker_info()
+        jobs = box.worker_info()[0]["jobs"]
+        assert_serves(box)
+        assert box.worker_info()[0]["jobs"] == jobs + 1  # the same worker: not replaced
+    finally:
+        box.close()
+
+
 def test_sandbox_survives_fork_of_its_owner(backend: str) -> None:
     box = make_box(backend, workers=1)
     try:
