@@ -7,7 +7,8 @@ import json
 import marshal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from .results import MalformedResults, RunnerOutput, parse_results
 
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
 MIN_ROUND_S = 0.05  # the least wall time worth giving a sandbox round
-# Compiling the runner costs a job more than running it, so it travels compiled too, with the
-# interpreter tag its bytecode is for; a sandbox interpreter of another version compiles the
-# source instead.
+# Compiling the runner costs a job more than running it, so it travels compiled too (without
+# docstrings), with the interpreter tag its bytecode is for; a sandbox interpreter of another
+# version compiles the source instead. ``marshal.loads`` of the whole file, not ``marshal.load``
+# of the file object: the latter reads the file a few bytes at a time (about 2 ms per job).
 RUNNER_LOADER = """import sys
 try:
     with open("runner.tag") as f:
@@ -26,7 +28,7 @@ try:
             raise ValueError
     import marshal
     with open("runner.code", "rb") as f:
-        code = marshal.load(f)
+        code = marshal.loads(f.read())
 except Exception:
     with open("runner.py", encoding="utf-8") as f:
         code = compile(f.read(), "runner.py", "exec")
@@ -37,7 +39,7 @@ exec(code, {"__name__": "__main__", "__file__": "runner.py"})
 @functools.lru_cache(maxsize=1)
 def runner_files() -> dict[str, bytes | str]:
     """The runner's files for a job: its source, its bytecode and the tag of that bytecode."""
-    code = compile(RUNNER_SOURCE, "runner.py", "exec", dont_inherit=True)
+    code = compile(RUNNER_SOURCE, "runner.py", "exec", dont_inherit=True, optimize=2)
     return {
         "runner.py": RUNNER_SOURCE,
         "runner.code": marshal.dumps(code),
@@ -162,26 +164,49 @@ def run_calls(
     return out, None, summary
 
 
+class Timings:
+    """Where one verification's time went, in seconds: parsing (the tests and the answer),
+    recording (the host pass that collects the tests' calls), sandbox rounds (waiting on the
+    sandbox) and host replay (the judged passes over the candidate's values)."""
+
+    PARTS = ("parse", "record", "sandbox", "replay")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.PARTS, 0.0)
+
+    @contextmanager
+    def measure(self, part: str) -> Iterator[None]:
+        """Add the time the ``with`` block takes to ``part``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] += time.perf_counter() - start
+
+    def details(self) -> dict[str, float]:
+        """The verdict's ``details["timings"]``: ``{"parse_s": ..., ...}``."""
+        return {f"{part}_s": round(self.seconds[part], 6) for part in self.PARTS}
+
+
 class TimedSandbox:
     """Counts the time spent waiting on the sandbox, to tell it from the verifier's own work."""
 
-    def __init__(self, box: Any) -> None:
+    def __init__(self, box: Any, timings: Timings | None = None) -> None:
         self.box = box
-        self.seconds = 0.0
+        self.timings = timings or Timings()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds spent waiting on the sandbox so far."""
+        return self.timings.seconds["sandbox"]
 
     def run_python(self, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
+        with self.timings.measure("sandbox"):
             return self.box.run_python(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
 
     def run_python_many(self, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
+        with self.timings.measure("sandbox"):
             return self.box.run_python_many(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
 
 
 def score(
