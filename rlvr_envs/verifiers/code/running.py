@@ -12,16 +12,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sandbox.worker_modules import register_worker_module
+
 from ...verdict import Status, Verdict
 from .results import MalformedResults, RunnerOutput, parse_results
 
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
+RUNNER_MODULE = "rlvr_code_runner"
+# Every sandbox worker started from now on holds the runner compiled, so a job does not load it.
+RUNNER_DIGEST = register_worker_module(RUNNER_MODULE, RUNNER_SOURCE)
 MIN_ROUND_S = 0.05  # the least wall time worth giving a sandbox round
-# Compiling the runner costs a job more than running it, so it travels compiled too (without
-# docstrings), with the interpreter tag its bytecode is for; a sandbox interpreter of another
-# version compiles the source instead. ``marshal.loads`` of the whole file, not ``marshal.load``
-# of the file object: the latter reads the file a few bytes at a time (about 2 ms per job).
-RUNNER_LOADER = """import sys
+# Workers started before the runner was registered, and services elsewhere, do not hold it: the
+# job then loads it from the files that travel with it, compiled too (compiling it costs a job
+# more than running it), with the interpreter tag its bytecode is for; a sandbox interpreter of
+# another version compiles the source instead. ``marshal.loads`` of the whole file, not
+# ``marshal.load`` of the file object: the latter reads the file a few bytes at a time.
+RUNNER_LOADER = f"""import sys
+runner = sys.modules.get("{RUNNER_MODULE}")
+if getattr(runner, "__source_digest__", None) == "{RUNNER_DIGEST}":
+    runner.main()
 try:
     with open("runner.tag") as f:
         if f.read() != sys.implementation.cache_tag:
@@ -32,8 +41,9 @@ try:
 except Exception:
     with open("runner.py", encoding="utf-8") as f:
         code = compile(f.read(), "runner.py", "exec")
-exec(code, {"__name__": "__main__", "__file__": "runner.py"})
+exec(code, {{"__name__": "__main__", "__file__": "runner.py"}})
 """
+CACHE_TAG = sys.implementation.cache_tag or ""
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,7 +53,7 @@ def runner_files() -> dict[str, bytes | str]:
     return {
         "runner.py": RUNNER_SOURCE,
         "runner.code": marshal.dumps(code),
-        "runner.tag": sys.implementation.cache_tag or "",
+        "runner.tag": CACHE_TAG,
     }
 
 
@@ -124,15 +134,23 @@ def exec_summary(result: Any) -> dict[str, Any]:
 
 
 def run_calls(
-    code: str, calls: Sequence[list[Any]], names: Sequence[str], sandbox: Any, limits: Any
+    code: str,
+    calls: Sequence[list[Any]],
+    names: Sequence[str],
+    sandbox: Any,
+    limits: Any,
+    compiled: bytes | None = None,
 ) -> tuple[RunnerOutput | None, Verdict | None, dict[str, Any]]:
-    """Call the candidate's functions in the sandbox; what the runner reported, or a verdict."""
-    request = {"names": list(names), "calls": list(calls)}
-    result = sandbox.run_python(
-        RUNNER_LOADER,
-        files={**runner_files(), "solution.py": code, "calls.json": json.dumps(request)},
-        limits=limits,
-    )
+    """Call the candidate's functions in the sandbox; what the runner reported, or a verdict.
+
+    ``compiled`` is the solution's bytecode (``marshal``), spared the job when its interpreter
+    is this one.
+    """
+    request = {"names": list(names), "calls": list(calls), "tag": CACHE_TAG}
+    files = {**runner_files(), "solution.py": code, "calls.json": json.dumps(request)}
+    if compiled is not None:
+        files["solution.code"] = compiled
+    result = sandbox.run_python(RUNNER_LOADER, files=files, limits=limits)
     summary = exec_summary(result)
     failure = failure_from_exec(result, summary)
     if failure is not None:
