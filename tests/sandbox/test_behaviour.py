@@ -281,6 +281,25 @@ def test_workers_outlive_the_threads_that_started_them(backend: str) -> None:
         box.close()
 
 
+def test_registered_modules_are_held_by_workers_started_afterwards(backend: str) -> None:
+    name = f"rlvr_test_held_{backend}"
+    probe = f"import sys\nm = sys.modules.get({name!r})\nprint(m and m.VALUE, m and m.__source_digest__)"
+    box = make_box(backend, workers=1)
+    try:
+        assert box.run_python(probe).stdout == b"None None\n"  # started before: does not hold it
+        digest = sandbox.register_worker_module(name, "VALUE = 42\n")
+        box.close()
+        box = make_box(backend, workers=1)
+        assert box.run_python(probe).stdout.split() == [b"42", digest.encode()]
+        # A job may change its copy; the next job gets the worker's, untouched.
+        assert box.run_python(f"import sys\nsys.modules[{name!r}].VALUE = 7").ok
+        assert box.run_python(probe).stdout.split()[0] == b"42"
+    finally:
+        box.close()
+    with pytest.raises(ValueError):
+        sandbox.register_worker_module("not a name", "")
+
+
 def test_sandbox_survives_fork_of_its_owner(backend: str) -> None:
     box = make_box(backend, workers=1)
     try:

@@ -349,6 +349,10 @@ class CodeVerifier:
             **self.options,
         )
 
+    def batch_key(self) -> tuple[Any, ...]:
+        """Verifiers with equal keys verify each other's completions alike (one batch)."""
+        return (type(self), *sorted((k, _hashable(v)) for k, v in self.options.items()))
+
     def verify_batch(self, completions: Sequence[str], tasks: Sequence[Task]) -> list[Verdict]:
         """Verdicts for many completions (each of its own task) at once; see :func:`verify_batch`."""
         answers = []
@@ -357,3 +361,11 @@ class CodeVerifier:
                 raise ValueError(f"task {task.id}: answer must be a mapping with 'tests'")
             answers.append(task.answer)
         return verify_batch(completions, problems=answers, **self.options)
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))  # the same object (a sandbox, a dict of options), not an equal one
+    return value
