@@ -269,6 +269,21 @@ def test_a_judge_that_dropped_a_program_gets_it_again():
         pool.close()
 
 
+def test_a_judge_found_dead_is_replaced_without_blaming_anyone():
+    pool = JudgePool(1)
+    try:
+        request = _pass_request("assert f(1) == 1", 1)
+        pool.run_pass(request, 30)
+        with pool._cond:
+            dead = pool._idle[0].proc
+        dead.kill()
+        dead.wait()
+        with ThreadPoolExecutor(1) as thread:  # a lost pass would wait forever
+            assert thread.submit(pool.run_pass, request, 30).result(60)["outcome"]["passed"] == 1
+    finally:
+        pool.close()
+
+
 # --- parsing from many threads -------------------------------------------------------------------
 
 

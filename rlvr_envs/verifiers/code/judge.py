@@ -264,7 +264,18 @@ class JudgePool:
                 size += len(frames[-1])
             sent = len(frames)
             self._requeue(batch[sent:])
-            judge.send(b"".join(frames))
+            try:
+                judge.send(b"".join(frames))
+            except JudgeFailed:
+                # Gone before it ran anything: the passes go again on a fresh judge, the first
+                # one counting it as a try, so a judge that keeps dying cannot loop forever.
+                batch[0].attempts += 1
+                if batch[0].attempts >= 2:
+                    self._settle(batch[0], error=JudgeFailed("judge processes keep dying"))
+                    self._requeue(batch[1:sent])
+                else:
+                    self._requeue(batch[:sent])
+                raise
             with self._cond:
                 self.requests += 1
             self._read_replies(judge, batch[:sent])
