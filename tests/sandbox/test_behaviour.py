@@ -386,10 +386,15 @@ def test_owner_killed_leaves_nothing_behind(backend: str) -> None:
     if backend == "docker":
         import docker
 
+        # Sparse: no inspection of each container, which races with containers that other
+        # processes remove meanwhile (404 from the daemon).
+        listed = docker.from_env().containers.list(
+            all=True, sparse=True, filters={"label": "rlvr-envs.owner"}
+        )
         mine = [
             c
-            for c in docker.from_env().containers.list(all=True)
-            if c.labels.get("rlvr-envs.owner", "").endswith(f":{owner.pid}")
+            for c in listed
+            if (c.attrs.get("Labels") or {}).get("rlvr-envs.owner", "").endswith(f":{owner.pid}")
         ]
         assert mine == []
 
