@@ -23,6 +23,10 @@ worker) is graded as the candidate's (``runtime_error``, ``wrong``, ``timeout``,
 ``timeout_s`` (default: the sandbox limits' wall time) bounds the whole verification of one
 answer: every sandbox round and every host pass together, time spent queueing for a sandbox
 worker or a judge excluded. For stdin/stdout cases it bounds each case's run.
+
+:func:`verify_batch` verifies many answers at once (a GRPO group, a vector step) with exactly the
+verdicts of :func:`verify` one by one; a task's tests are prepared once for all its answers
+(:mod:`.programs`), and a verdict's ``details["timings"]`` says where its time went.
 """
 
 from __future__ import annotations
