@@ -11,6 +11,7 @@ any payout that is not the task's true answer is a failure line.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -90,6 +91,20 @@ def question_echo(task: Task) -> str | None:
     return f"The answer is $\\boxed{{{expression}}}$."
 
 
+def with_solver_references(env: TextEnv, tasks: list[Task]) -> list[Task]:
+    """Tasks whose source has a solver (procedural families) get the solver's completion.
+
+    Reference-free families keep no reference in their tasks; their solver is used here (and
+    in tests), never by the verifier.
+    """
+    solve = getattr(env.source, "solve", None)
+    if solve is None:
+        return tasks
+    return [
+        t if t.solution is not None else dataclasses.replace(t, solution=solve(t)) for t in tasks
+    ]
+
+
 def check_environment(
     env_id: str,
     *,
@@ -128,7 +143,8 @@ def _check_references(
     if not isinstance(env, TextEnv):
         result.skipped = f"not a TextEnv ({type(env).__name__})"
         return
-    tasks = [t for t in _tasks(env, limit, seed) if t.solution is not None]
+    tasks = with_solver_references(env, _tasks(env, limit, seed))
+    tasks = [t for t in tasks if t.solution is not None]
     if not tasks:
         result.skipped = "no reference solutions"
         return
