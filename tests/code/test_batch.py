@@ -13,6 +13,7 @@ import ast
 import gc
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -287,21 +288,22 @@ def test_a_judge_found_dead_is_replaced_without_blaming_anyone():
 # --- parsing from many threads -------------------------------------------------------------------
 
 
-def test_parsing_from_many_threads_at_once():
-    """CPython 3.11's ``ast.parse`` is not thread-safe: a thread switch during the tree's
-    construction (here forced by a collector callback) used to raise ``SystemError: AST
-    constructor recursion depth mismatch`` in a concurrent parse (HumanEval/25 under threads)."""
-    source = "\n".join(
-        f"def f{i}(x):\n    return [y * {i} for y in range(x) if y % 2]" for i in range(60)
-    )
+_MANY_DEFS = "\n".join(
+    f"def f{i}(x):\n    return [y * {i} for y in range(x) if y % 2]" for i in range(60)
+)
+
+
+def _parse_concurrently(parses: list) -> list[BaseException]:
+    """Run each ``parse()`` 40 times in its own thread, at a different stack depth, with the
+    collector giving the GIL away in the middle of parses; the errors they raised."""
     errors: list[BaseException] = []
 
-    def at_depth(depth: int):
+    def at_depth(depth: int, parse) -> None:
         if depth:
-            return at_depth(depth - 1)
+            return at_depth(depth - 1, parse)
         for _ in range(40):
             try:
-                assert isinstance(parse_quietly(source), ast.Module)
+                assert isinstance(parse(), ast.Module)
             except BaseException as error:  # noqa: BLE001 - collected and reported below
                 errors.append(error)
                 return
@@ -313,7 +315,10 @@ def test_parsing_from_many_threads_at_once():
     gc.callbacks.append(switch_threads)
     gc.set_threshold(100, 5, 5)
     try:
-        threads = [threading.Thread(target=at_depth, args=(d,)) for d in (1, 7, 13)]
+        threads = [
+            threading.Thread(target=at_depth, args=(d, parse))
+            for d, parse in zip((1, 7, 13, 19), parses)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -321,4 +326,26 @@ def test_parsing_from_many_threads_at_once():
     finally:
         gc.callbacks.remove(switch_threads)
         gc.set_threshold(*threshold)
-    assert not errors, errors
+    return errors
+
+
+def test_parsing_from_many_threads_at_once():
+    """CPython 3.11's ``ast.parse`` is not thread-safe: a thread switch during the tree's
+    construction (here forced by a collector callback) used to raise ``SystemError: AST
+    constructor recursion depth mismatch`` in a concurrent parse (HumanEval/25 under threads)."""
+    ours = lambda: parse_quietly(_MANY_DEFS)  # noqa: E731
+    assert not _parse_concurrently([ours, ours, ours])
+
+
+def test_parsing_beside_parses_that_take_no_lock():
+    """A parse of someone else's (sympy, ``ast.literal_eval``) in another thread takes no lock:
+    ours retries the tree it could not build."""
+    errors = _parse_concurrently(
+        [lambda: parse_quietly(_MANY_DEFS), lambda: ast.parse(_MANY_DEFS)] * 2
+    )
+    ours = [e for e in errors if "parse_quietly" in "".join(_frames(e))]
+    assert not ours, ours
+
+
+def _frames(error: BaseException) -> list[str]:
+    return [frame.name for frame in traceback.extract_tb(error.__traceback__)]

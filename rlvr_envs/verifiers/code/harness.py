@@ -61,16 +61,27 @@ SHARED_MODULES = frozenset(
 # every thread; a thread switch inside it (a finalizer run by the garbage collector) makes a
 # concurrent parse fail with ``SystemError: AST constructor recursion depth mismatch``. The
 # ``warnings.catch_warnings`` around it is not thread-safe either. So the verifier parses and
-# compiles under one lock (the work is short and done once per task; see ``programs``).
+# compiles under one lock (the work is short and done once per task; see ``programs``). A parse
+# of someone else's in another thread (sympy's ``parse_expr``, ``ast.literal_eval``) holds no
+# such lock, so a parse that still hits the mismatch is retried: the counter is reset at the
+# start of every parse, and the tree is the same.
 _PARSE_LOCK = threading.Lock()
+_PARSE_TRIES = 5
+_MISMATCH = "recursion depth mismatch"
 
 
 def parse_quietly(code: str) -> ast.Module:
     """``ast.parse`` without the warnings that escapes like ``"\\w"`` in plain strings give."""
-    with _PARSE_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return ast.parse(code)
+    for attempt in range(_PARSE_TRIES):
+        with _PARSE_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                return ast.parse(code)
+            except SystemError as error:
+                if _MISMATCH not in str(error) or attempt == _PARSE_TRIES - 1:
+                    raise
+    raise AssertionError("unreachable")
 
 
 def quiet_compile(source: str | ast.Module, filename: str, inherit: bool = True) -> types.CodeType:
