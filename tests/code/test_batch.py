@@ -137,6 +137,20 @@ def test_verify_batch_takes_one_problem_per_answer(local_box):
     ] * 4
 
 
+def test_a_verdict_says_where_its_time_went_and_stays_equal_across_runs(local_box):
+    first, second = (verify(fence(HONEST), ADD_TESTS, "add", sandbox=local_box) for _ in "ab")
+    timings = first.details["timings"]
+    assert set(timings) == {"parse_s", "record_s", "sandbox_s", "replay_s"}
+    assert timings["sandbox_s"] > 0 and sum(timings.values()) <= first.elapsed_s
+    assert first.details["sandbox_s"] == timings["sandbox_s"]
+    # Durations differ from run to run but compare equal, so a verdict that does not run code
+    # (what Gymnasium's seeded-determinism check steps with) is equal in two runs.
+    assert first.details["timings"] == second.details["timings"]
+    no_code = [verify("no code here", ADD_TESTS, "add", sandbox=local_box) for _ in "ab"]
+    assert "parse_s" in no_code[0].details["timings"]
+    assert no_code[0] == no_code[1] and no_code[0].to_dict() == no_code[1].to_dict()
+
+
 @pytest.mark.parametrize(
     "kwargs, error",
     [

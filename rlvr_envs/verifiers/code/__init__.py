@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...tasks import Task
-from ...verdict import Status, Verdict
+from ...verdict import Seconds, Status, Verdict
 from . import programs
 from .asserts import verify_assert_tests
 from .cases import is_function_cases, is_io_cases, verify_function_cases, verify_io
@@ -328,7 +328,7 @@ def _verify(
         extracted=code,
         details={
             **verdict.details,
-            "sandbox_s": round(box.seconds, 6),
+            "sandbox_s": Seconds(round(box.seconds, 6)),
             "timings": timings.details(),
         },
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from sandbox.worker_modules import register_worker_module
 
-from ...verdict import Status, Verdict
+from ...verdict import Seconds, Status, Verdict
 from .results import MalformedResults, RunnerOutput, parse_results
 
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
@@ -202,8 +202,9 @@ class Timings:
             self.seconds[part] += time.perf_counter() - start
 
     def details(self) -> dict[str, float]:
-        """The verdict's ``details["timings"]``: ``{"parse_s": ..., ...}``."""
-        return {f"{part}_s": round(self.seconds[part], 6) for part in self.PARTS}
+        """The verdict's ``details["timings"]``: ``{"parse_s": ..., ...}``, as :class:`Seconds`
+        (durations: two verdicts that decided alike stay equal, as Gymnasium's checks want)."""
+        return {f"{part}_s": Seconds(round(self.seconds[part], 6)) for part in self.PARTS}
 
 
 class TimedSandbox:
