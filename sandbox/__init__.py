@@ -25,6 +25,7 @@ from .ray_backend import RaySandbox
 from .registry import available_backends, close_shared, get_sandbox, resolve_backend
 from .remote import RemoteSandbox
 from .result import ExecResult, ExecStatus
+from .worker_modules import register_worker_module
 
 __all__ = [
     "BackendUnavailable",
@@ -42,5 +43,6 @@ __all__ = [
     "available_backends",
     "close_shared",
     "get_sandbox",
+    "register_worker_module",
     "resolve_backend",
 ]
