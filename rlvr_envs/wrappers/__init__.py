@@ -3,6 +3,7 @@
 from .length import OverlongPenalty, overlong_penalty
 from .reasoning import ReasoningFormat
 from .token_level import CharTokenizer, HFTokenizerCodec, TokenLevel
+from .tool_use import ToolUse
 
 __all__ = [
     "CharTokenizer",
@@ -10,5 +11,6 @@ __all__ = [
     "OverlongPenalty",
     "ReasoningFormat",
     "TokenLevel",
+    "ToolUse",
     "overlong_penalty",
 ]
