@@ -3,19 +3,22 @@
 
 Each factory takes the wrapped environment's keyword arguments plus the wrapper's (``tools``,
 ``max_tool_calls``, ``parser``, ``max_output_chars``, ``max_argument_bytes``, ``call_penalty``,
-``sandbox``, ``session_limits``, ``max_sessions``), e.g.
+``sandbox``, ``session_limits``, ``max_sessions``, ``demonstrate``), e.g.
 ``gymnasium.make("rlvr/Arithmetic-Python-v1", level=4, tools=["calculator"], chat=True)``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..tasks import Task
 from ..wrappers.tool_use import ToolUse
 from . import code, math
 
 TOOL_OPTIONS = (
+    "demonstrate",
     "max_tool_calls",
     "parser",
     "max_output_chars",
@@ -56,10 +59,31 @@ def with_tools(
     return ToolUse(make(**env_kwargs), tools=tools, **options)
 
 
+def tool_call_text(name: str, arguments: dict[str, Any]) -> str:
+    """A call as a model writes it (and as tool-capable chat templates render it)."""
+    payload = json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
+    return f"<tool_call>\n{payload}\n</tool_call>"
+
+
+def arithmetic_demonstration(task: Task, tools: Sequence[str]) -> list[str] | None:
+    """Compute the question's expression with a tool, then answer with the result."""
+    expression = task.metadata.get("expression")
+    if not isinstance(expression, str):
+        return None
+    if "calculator" in tools:
+        call = tool_call_text("calculator", {"expression": expression})
+    elif "python" in tools:
+        call = tool_call_text("python", {"code": f"print({expression})"})
+    else:
+        return None
+    return [call, f"\\boxed{{{task.answer}}}"]
+
+
 def arithmetic_python(**env_kwargs: Any) -> ToolUse:
     """``rlvr/Arithmetic-Python-v1``: multi-digit arithmetic (level 6 by default) with ``python``."""
     env_kwargs.setdefault("level", math.MULTIDIGIT_LEVEL)
     env_kwargs.setdefault("template", TOOL_MATH_TEMPLATE)
+    env_kwargs.setdefault("demonstrate", arithmetic_demonstration)
     return with_tools(math.arithmetic, ["python"], env_kwargs, max_tool_calls=4)
 
 
@@ -67,6 +91,7 @@ def arithmetic_calculator(**env_kwargs: Any) -> ToolUse:
     """``rlvr/Arithmetic-Calculator-v1``: multi-digit arithmetic with the exact ``calculator``."""
     env_kwargs.setdefault("level", math.MULTIDIGIT_LEVEL)
     env_kwargs.setdefault("template", TOOL_MATH_TEMPLATE)
+    env_kwargs.setdefault("demonstrate", arithmetic_demonstration)
     return with_tools(math.arithmetic, ["calculator"], env_kwargs, max_tool_calls=4)
 
 

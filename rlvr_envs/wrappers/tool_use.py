@@ -20,6 +20,8 @@
   ``sandbox_error`` verdict, which training drops and evaluation reports.
 - Rewards: the final step carries the task's reward; ``call_penalty`` (default 0) is subtracted
   per bad call on the step it happens, as the ``tool_penalty`` reward component.
+- ``demonstrate(task, tool names)`` may give the actions of a worked episode (a call, then the
+  answer): :meth:`ToolUse.demonstration`, for a supervised warm-up on the tool-call format.
 
 Each episode has its own :class:`~rlvr_envs.tools.ToolContext`: the ``python`` tool's session is
 opened on its first call and killed when the episode ends (or at the next reset, or ``close``).
@@ -72,6 +74,7 @@ class ToolUse(gym.Wrapper, gym.utils.RecordConstructorArgs):
         sandbox: str = "auto",
         session_limits: Any = None,
         max_sessions: int = 64,
+        demonstrate: Callable[[Any, Sequence[str]], list[str] | None] | None = None,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
             self,
@@ -84,6 +87,7 @@ class ToolUse(gym.Wrapper, gym.utils.RecordConstructorArgs):
             sandbox=sandbox,
             session_limits=session_limits,
             max_sessions=max_sessions,
+            demonstrate=demonstrate,
         )
         gym.Wrapper.__init__(self, env)
         if not isinstance(max_tool_calls, int) or max_tool_calls < 0:
@@ -103,6 +107,7 @@ class ToolUse(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.max_output_chars = max_output_chars
         self.max_argument_bytes = max_argument_bytes
         self.call_penalty = float(call_penalty)
+        self.demonstrate = demonstrate
         self.context_options = {
             "sandbox": sandbox,
             "session_limits": session_limits,
@@ -323,6 +328,14 @@ class ToolUse(gym.Wrapper, gym.utils.RecordConstructorArgs):
             )
         assistant = {"role": "assistant", "content": parsed.content, "tool_calls": calls}
         self._obs = self._obs + [assistant] + replies
+
+    def demonstration(self, task: Any = None) -> list[str] | None:
+        """Actions that solve ``task`` (default: the current one) with these tools, for a
+        supervised warm-up; None when the environment has no demonstrator or it has none."""
+        task = task if task is not None else getattr(self.env.unwrapped, "task", None)
+        if self.demonstrate is None or task is None:
+            return None
+        return self.demonstrate(task, list(self.tools))
 
     # --- presentation ---------------------------------------------------------------------------
 
