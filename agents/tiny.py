@@ -86,22 +86,27 @@ TOOL_CORPUS: tuple[str, ...] = (
     '<tool_call>\n{"name": "calculator", "arguments": {"expression": "12 * 34 + 5"}}\n</tool_call>',
     '<tool_call>\n{"name": "python", "arguments": {"code": "print(12 * 34)"}}\n</tool_call>',
     "<tool_response>\n413\n</tool_response>",
-    "# Tools You can call these tools (JSON signatures between <tools> and </tools>):",
-    '{"type": "function", "function": {"name": "calculator", "description": "Evaluate", '
-    '"parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, '
-    '"required": ["expression"]}}}',
 )
 
-LLAMA_CHAT_TEMPLATE = (
-    "{{- bos_token }}"
-    "{%- for message in messages %}"
-    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"
-    " + message['content'] + '<|eot_id|>' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}"
-    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
-    "{%- endif %}"
-)
+
+def tool_corpus() -> list[str]:
+    """:data:`TOOL_CORPUS` and the system turn the template writes for each built-in tool, so
+    that a tiny model's tokenizer spends few tokens on the tool descriptions it reads."""
+    from rlvr_envs.tools import get_tool
+
+    import json
+
+    import jinja2
+
+    # As transformers renders chat templates: its ``tojson`` keeps key order and non-ASCII text.
+    environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    environment.filters["tojson"] = lambda value, **_: json.dumps(value, ensure_ascii=False)
+    template = environment.from_string(QWEN2_CHAT_TEMPLATE)
+    texts = list(TOOL_CORPUS)
+    for name in ("calculator", "python", "run_tests"):
+        texts.append(template.render(messages=[], tools=[get_tool(name).schema]))
+    return texts
+
 
 _SPECIAL_TOKENS = {
     "qwen2": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
@@ -169,7 +174,7 @@ def train_tokenizer(
     if not texts:
         raise ValueError("the tokenizer corpus is empty")
     if tools:
-        texts += TOOL_CORPUS
+        texts += tool_corpus()
 
     tokenizer = Tokenizer(models.BPE())
     if arch == "qwen2":

@@ -79,6 +79,8 @@ class GRPOConfig:
     warmup_batch_size: int = 64
     warmup_lr: float = 1e-4
     warmup_completion: str = "{solution}"  # the target text: task fields {answer}, {solution}
+    # ... or "demonstration": a tool environment's worked episodes (a call, then the answer)
+    warmup_examples: int = 4096  # distinct warm-up examples at most (re-used across steps)
 
     # --- evaluation, logging, checkpoints
     eval_tasks: int = 200  # held-out tasks, greedy decoding; 0: no evaluation
@@ -125,6 +127,7 @@ class GRPOConfig:
             "max_sampling_rounds",
             "no_signal_patience",
             "warmup_batch_size",
+            "warmup_examples",
         )
         for name in positive:
             value = getattr(self, name)
@@ -184,6 +187,46 @@ DEFAULT_RUN: dict[str, Any] = dict(
 )
 
 
+# The offline tool-use run (`rlvr-envs train --env rlvr/Arithmetic-Calculator-v1` with no --model):
+# a tiny policy with a tool-capable chat template learns to answer multi-digit products, which it
+# cannot compute itself, by calling the calculator and copying its result. A short supervised
+# warm-up on demonstrated episodes teaches the call format; RL does the rest.
+TOOL_RUN: dict[str, Any] = dict(
+    model=None,
+    env="rlvr/Arithmetic-Calculator-v1",
+    env_kwargs={},
+    chat=True,  # the tiny template renders the tools (apply_chat_template(..., tools=...))
+    device="cpu",
+    num_threads=2,
+    steps=60,
+    batch_size=64,  # 8 tasks x G=8 per step
+    group_size=8,
+    max_new_tokens=40,  # per turn: a call is ~30 tokens, an answer ~10
+    micro_batch_size=64,
+    lr=1e-3,
+    lr_schedule="linear",
+    gradient_checkpointing=False,
+    warmup_steps=60,
+    warmup_batch_size=32,
+    warmup_lr=3e-3,
+    warmup_completion="demonstration",
+    warmup_examples=1024,
+    eval_tasks=200,
+    eval_every=10,
+    tiny_model=dict(
+        tools=True,
+        vocab_size=1024,
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=256,
+        initializer_range=0.02,
+    ),
+)
+TOOL_RUN_ENVS = ("rlvr/Arithmetic-Calculator-v1", "rlvr/Arithmetic-Python-v1")
+
+
 def default_run_config(**overrides: Any) -> GRPOConfig:
     """The offline default run's config, with overrides."""
     return GRPOConfig(**{**copy.deepcopy(DEFAULT_RUN), **overrides})
@@ -206,8 +249,10 @@ def run_config(values: Mapping[str, Any]) -> GRPOConfig:
     """The config the command line runs: the offline default run unless a model is given."""
     if values.get("model") is None:
         base = default_run_config()
-        # The default run's environment settings only fit its own environment.
-        if values.get("env", base.env) != base.env:
+        env = values.get("env", base.env)
+        if env in TOOL_RUN_ENVS:
+            base = GRPOConfig(**{**copy.deepcopy(TOOL_RUN), "env": env})
+        elif env != base.env:  # the default run's environment settings only fit its own
             base.env_kwargs = {}
     else:
         base = GRPOConfig()

@@ -182,7 +182,9 @@ def warm_up(run: TrainingRun) -> None:
         else None
     )
     count = config.warmup_steps * config.warmup_batch_size
-    task_ids, _ = split.training(min(count, 4096), np.random.default_rng([config.seed, 7]))
+    task_ids, _ = split.training(
+        min(count, config.warmup_examples), np.random.default_rng([config.seed, 7])
+    )
     if task_ids is None:
         raise ConfigError("a supervised warm-up needs an environment with a task source")
     examples = warmup_examples(

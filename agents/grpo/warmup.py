@@ -24,11 +24,19 @@ from .logs import progress_bar
 
 def warmup_examples(
     env: Any, task_ids: Sequence[str], *, completion: str, agent: Any
-) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, completion ids + EOS) for each task: ``completion`` filled from task fields."""
+) -> list[tuple[list[int], ...]]:
+    """(prompt ids, completion ids + EOS) for each task: ``completion`` filled from task fields.
+
+    ``completion="demonstration"``: the environment's worked episode (a tool environment's
+    :meth:`~rlvr_envs.wrappers.ToolUse.demonstration`: a call, then the answer), played as the
+    rollout engine records it; examples are then (prompt ids, rest of the stream, loss mask),
+    the mask covering only the demonstrated turns, not the tool results.
+    """
     eos = agent.tokenizer.eos_token_id
     if eos is None:
         eos = min(agent.eos_token_ids)
+    if completion == "demonstration":
+        return demonstration_examples(env, task_ids, agent.tokenizer, int(eos))
     examples = []
     for task_id in task_ids:
         observation, _ = env.reset(options={"task_id": task_id})
@@ -46,9 +54,36 @@ def warmup_examples(
     return examples
 
 
+def demonstration_examples(
+    env: Any, task_ids: Sequence[str], tokenizer: Any, eos: int
+) -> list[tuple[list[int], list[int], list[int]]]:
+    """(prompt ids, the rest of the stream, its loss mask) of each task's demonstration."""
+    from rlvr_envs.rollout.demonstration import demonstration_stream
+
+    try:
+        demonstrate = env.get_wrapper_attr("demonstration")
+    except AttributeError:
+        raise ValueError(
+            "warmup_completion='demonstration' needs an environment that demonstrates its tasks "
+            "(a tool environment, e.g. rlvr/Arithmetic-Calculator-v1)"
+        ) from None
+    examples = []
+    for task_id in task_ids:
+        env.reset(options={"task_id": task_id})
+        actions = demonstrate()
+        if not actions:
+            raise ValueError(f"the environment has no demonstration for task {task_id!r}")
+        stream = demonstration_stream(
+            env, tokenizer, actions, eos_token_id=eos, options={"task_id": task_id}
+        )
+        cut = stream.prompt_length
+        examples.append((stream.token_ids[:cut], stream.token_ids[cut:], stream.loss_mask[cut:]))
+    return examples
+
+
 def supervised_warmup(
     model: Any,
-    examples: Sequence[tuple[list[int], list[int]]],
+    examples: Sequence[tuple[list[int], ...]],
     *,
     steps: int,
     batch_size: int,
@@ -58,7 +93,10 @@ def supervised_warmup(
     autocast: Callable[[], Any] = contextlib.nullcontext,
     progress: bool = False,
 ) -> dict[str, float]:
-    """``steps`` AdamW steps of cross-entropy on the completion tokens; returns first/last loss."""
+    """``steps`` AdamW steps of cross-entropy on the completion tokens; returns first/last loss.
+
+    An example is (prompt ids, completion ids), or (prompt ids, continuation ids, mask) where
+    only continuation tokens with mask 1 are trained on (a demonstrated multi-turn episode)."""
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
@@ -77,15 +115,18 @@ def supervised_warmup(
                     cursor = 0
                 picked.append(examples[order[cursor]])
                 cursor += 1
-            width = max(len(p) + len(c) for p, c in picked)
+            width = max(len(p) + len(c) for p, c, *_ in picked)
             ids = torch.full((len(picked), width), pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(picked), width), dtype=torch.long)
             labels = torch.full((len(picked), width), -100, dtype=torch.long)
-            for row, (prompt, target) in enumerate(picked):
+            for row, (prompt, target, *target_mask) in enumerate(picked):
                 sequence = prompt + target
                 ids[row, : len(sequence)] = torch.tensor(sequence)
                 mask[row, : len(sequence)] = 1
-                labels[row, len(prompt) : len(sequence)] = torch.tensor(target)
+                wanted = target_mask[0] if target_mask else [1] * len(target)
+                labels[row, len(prompt) : len(sequence)] = torch.tensor(
+                    [t if m else -100 for t, m in zip(target, wanted)]
+                )
             with autocast():
                 loss = model(
                     input_ids=ids.to(device),

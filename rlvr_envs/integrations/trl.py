@@ -1,4 +1,5 @@
-"""Any rlvr-envs verifier as a TRL reward function.
+"""Any rlvr-envs verifier as a TRL reward function, and any environment with tools as a TRL
+``environment_factory`` (:func:`environment_factory`, in :mod:`.trl_environment`).
 
 TRL's ``GRPOTrainer`` calls each reward function with the batch's ``prompts``, ``completions``
 (strings, or lists of messages for chat datasets), ``completion_ids`` and every other dataset
@@ -209,4 +210,13 @@ def prompt_dataset(
     return rows
 
 
-__all__ = ["INFRASTRUCTURE_FAULTS", "RewardFunction", "prompt_dataset", "reward_function"]
+from .trl_environment import ToolEnvironment, environment_factory  # noqa: E402
+
+__all__ = [
+    "INFRASTRUCTURE_FAULTS",
+    "RewardFunction",
+    "ToolEnvironment",
+    "environment_factory",
+    "prompt_dataset",
+    "reward_function",
+]
