@@ -92,11 +92,11 @@ TOOL_CORPUS: tuple[str, ...] = (
 def tool_corpus() -> list[str]:
     """:data:`TOOL_CORPUS` and the system turn the template writes for each built-in tool, so
     that a tiny model's tokenizer spends few tokens on the tool descriptions it reads."""
-    from rlvr_envs.tools import get_tool
-
     import json
 
     import jinja2
+
+    from rlvr_envs.tools import get_tool
 
     # As transformers renders chat templates: its ``tojson`` keeps key order and non-ASCII text.
     environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
@@ -107,6 +107,17 @@ def tool_corpus() -> list[str]:
         texts.append(template.render(messages=[], tools=[get_tool(name).schema]))
     return texts
 
+
+LLAMA_CHAT_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- for message in messages %}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"
+    " + message['content'] + '<|eot_id|>' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}"
+    "{%- endif %}"
+)
 
 _SPECIAL_TOKENS = {
     "qwen2": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
