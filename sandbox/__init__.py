@@ -13,6 +13,9 @@ Backends: ``local`` (rlimits, seccomp, process-group kills; the weakest), ``bwra
 (bubblewrap namespaces) and ``docker`` (locked-down containers). All three keep a warm pool of
 worker processes that fork once per job. Results are data only: a status from ``ExecStatus``,
 exit code or signal, capped stdout/stderr, wall and CPU time.
+
+Stateful sessions (``SessionPool(...).open()``: one interpreter kept alive between calls, in its
+own worker) are in :mod:`sandbox.session`.
 """
 
 from .base import BackendUnavailable, Job, Sandbox, SandboxError
@@ -22,18 +25,24 @@ from .limits import Limits
 from .local import LocalSandbox
 from .registry import available_backends, close_shared, get_sandbox, resolve_backend
 from .result import ExecResult, ExecStatus
+from .session import CallResult, CallStatus, PythonSession, SessionError, SessionPool
 
 __all__ = [
     "BackendUnavailable",
     "BwrapSandbox",
+    "CallResult",
+    "CallStatus",
     "DockerSandbox",
     "ExecResult",
     "ExecStatus",
     "Job",
     "Limits",
     "LocalSandbox",
+    "PythonSession",
     "Sandbox",
     "SandboxError",
+    "SessionError",
+    "SessionPool",
     "available_backends",
     "close_shared",
     "get_sandbox",

@@ -197,7 +197,7 @@ TOOL_RUN: dict[str, Any] = dict(
     env_kwargs={},
     chat=True,  # the tiny template renders the tools (apply_chat_template(..., tools=...))
     device="cpu",
-    num_threads=2,
+    num_threads=1,  # a tiny model on a shared machine: one thread, see DEFAULT_RUN
     steps=60,
     batch_size=64,  # 8 tasks x G=8 per step
     group_size=8,

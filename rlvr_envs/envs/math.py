@@ -38,7 +38,7 @@ from ..verdict import Verdict
 from ..verifiers.math import MathVerifier
 
 ARITHMETIC_LEVELS = (1, 2, 3, 4, 5)  # what level="mixed" draws from
-MULTIDIGIT_LEVEL = 6  # products of 3-digit numbers: for tool use, asked for by number only
+MULTIDIGIT_LEVEL = 6  # 3-digit by 3-digit products, for tool use: asked for by number only
 ALGEBRA_KINDS = ("linear", "quadratic", "simplify", "evaluate")
 
 
@@ -165,11 +165,8 @@ def _arithmetic_expression(rng: np.random.Generator, level: int) -> tuple[str, F
             tokens += [str(rng.choice(["+", "-", "*"])), int(rng.integers(1, 13))]
         return " ".join(map(str, tokens)), _evaluate(tokens)
     if level == MULTIDIGIT_LEVEL:
-        a, b, c = (int(x) for x in rng.integers(100, 1000, size=3))
-        if rng.random() < 0.5:
-            return f"{a} * {b}", Fraction(a * b)
-        op = str(rng.choice(["+", "-"]))
-        return f"{a} * {b} {op} {c}", _OPS[op](Fraction(a * b), Fraction(c))
+        a, b = (int(x) for x in rng.integers(100, 1000, size=2))
+        return f"{a} * {b}", Fraction(a * b)
     # Level 5: a parenthesised group times or divided by another, answers may be fractions.
     a, b, c, d = (int(x) for x in rng.integers(1, 30, size=4))
     inner = str(rng.choice(["+", "-"]))

@@ -32,10 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import gymnasium
-
 from ..tasks import Task
 from ..verdict import INFRASTRUCTURE_STATUSES
+from .trl_data import make_env, prompt_dataset
 
 # Verdict statuses that are faults of the grading machinery, never of the completion.
 INFRASTRUCTURE_FAULTS = frozenset(status.value for status in INFRASTRUCTURE_STATUSES)
@@ -43,12 +42,6 @@ INFRASTRUCTURE_FAULTS = frozenset(status.value for status in INFRASTRUCTURE_STAT
 _TRL_KEYWORDS = frozenset(
     {"prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments"}
 )
-
-
-def _make(env_id: str, env_kwargs: Mapping[str, Any]) -> Any:
-    import rlvr_envs  # noqa: F401  (registers the rlvr/ environments)
-
-    return gymnasium.make(env_id, **dict(env_kwargs))
 
 
 def _completion_text(completion: Any) -> str:
@@ -91,13 +84,15 @@ class RewardFunction:
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        _make(env_id, self.env_kwargs).close()  # a bad id or argument fails here, not mid-training
+        make_env(
+            env_id, self.env_kwargs
+        ).close()  # a bad id or argument fails here, not mid-training
         self.last_verdicts: list[dict[str, Any]] = []
 
     def _env(self) -> Any:
         env = getattr(self._local, "env", None)
         if env is None:
-            env = self._local.env = _make(self.env_id, self.env_kwargs)
+            env = self._local.env = make_env(self.env_id, self.env_kwargs)
         return env
 
     def score(self, completion: Any, task: Task | str) -> tuple[float | None, dict[str, Any]]:
@@ -177,37 +172,6 @@ def reward_function(
     ``"raise"``. ``workers`` threads verify in parallel (each with its own environment).
     """
     return RewardFunction(env_id, workers=workers, on_fault=on_fault, **env_kwargs)
-
-
-def prompt_dataset(
-    env_id: str, num_tasks: int | None = None, *, seed: int = 0, **env_kwargs: Any
-) -> list[dict[str, Any]]:
-    """Rows ``{"prompt", "task_id", "answer"}`` for TRL (``Dataset.from_list(rows)``).
-
-    ``prompt`` is the environment's first observation (a string, or chat messages with
-    ``chat=True``); procedural environments give ``num_tasks`` tasks from ``seed``, datasets
-    their first ``num_tasks`` tasks (all by default). ``answer`` is left out when an answer is
-    not a string (code tests), since ``task_id`` is enough for :func:`reward_function`.
-    """
-    env = _make(env_id, env_kwargs)
-    try:
-        source = env.unwrapped.source
-        if source.num_tasks is None:
-            if num_tasks is None:
-                raise ValueError(f"{env_id} is procedural: give num_tasks")
-            tasks = source.take(num_tasks, seed=seed)
-        else:
-            tasks = list(source.tasks)[: num_tasks if num_tasks is not None else None]
-        rows = []
-        for task in tasks:
-            observation, _ = env.reset(options={"task": task})  # built once, above
-            rows.append({"prompt": observation, "task_id": task.id, "answer": task.answer})
-    finally:
-        env.close()
-    if not all(isinstance(r["answer"], str) for r in rows):
-        for row in rows:
-            del row["answer"]
-    return rows
 
 
 from .trl_environment import ToolEnvironment, environment_factory  # noqa: E402

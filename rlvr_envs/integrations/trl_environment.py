@@ -35,6 +35,7 @@ import numpy as np
 from ..tools import Tool, ToolContext, ToolError, ToolFault, resolve_tools
 from ..tools.builtin import truncate
 from ..verdict import INFRASTRUCTURE_STATUSES
+from .trl_data import prompt_dataset
 
 SUBMIT_INSTRUCTION = "When you have the final answer, give it with the submit_answer tool."
 _TYPES = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list}
@@ -94,8 +95,6 @@ class ToolEnvironment:
     def rows(cls, num_tasks: int | None = None, *, seed: int = 0) -> list[dict[str, Any]]:
         """Dataset rows ``{"prompt", "task_id"}`` (``Dataset.from_list(rows)``): the task's
         prompt, asking for the answer through ``submit_answer``."""
-        from .trl import prompt_dataset
-
         rows = prompt_dataset(cls.env_id, num_tasks, seed=seed, chat=True, **dict(cls.env_kwargs))
         out = []
         for row in rows:
