@@ -28,9 +28,9 @@ import rlvr_envs  # noqa: E402,F401
 import sandbox  # noqa: E402
 
 
-def run(backend: str, num_envs: int, mode: str) -> dict:
+def run(backend: str | sandbox.Sandbox, num_envs: int, mode: str) -> dict:
     """Verify all canonical solutions; return throughput, passes and per-step overheads."""
-    box = sandbox.get_sandbox(backend)
+    box = sandbox.get_sandbox(backend) if isinstance(backend, str) else backend
     envs = gym.make_vec(
         "rlvr/HumanEval-v0", num_envs=num_envs, vectorization_mode=mode, sandbox=box
     )
@@ -56,7 +56,7 @@ def run(backend: str, num_envs: int, mode: str) -> dict:
     envs.close()
     overheads.sort()
     return {
-        "backend": backend,
+        "backend": box.name,
         "mode": mode,
         "passed": passed,
         "total": len(tasks),

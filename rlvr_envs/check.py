@@ -4,11 +4,14 @@ A reference solution that fails means a broken task or a verifier that rejects c
 known-wrong answer that passes means a verifier a policy could exploit. Either shows up here.
 Besides each environment's own known-wrong answers, every task that has an answer to compute and an
 expression in its question is also answered with that expression itself (``\\boxed{3 + 5}`` for
-"What is 3 + 5?"): an echo is not an answer.
+"What is 3 + 5?"): an echo is not an answer. Each environment also gets the trivial-completion
+family of :mod:`rlvr_envs.trivial` (empty, ``{}``, the prompt echoed, another task's answer...):
+any payout that is not the task's true answer is a failure line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -22,8 +25,11 @@ import numpy as np
 from .env import TextEnv
 from .registry import list_envs
 from .tasks import DatasetSource, Task, take_tasks
+from .trivial import probe_environment
 from .verifiers.math import restates_answer
 from .verifiers.math.spans import math_spans
+
+TRIVIAL_TASKS = 4  # tasks per environment fed the trivial family
 
 
 @dataclass
@@ -39,6 +45,9 @@ class CheckResult:
     skipped: str | None = None  # why the environment was not checked
     unavailable: bool = False  # skipped because it could not be made (data, extras missing)
     failures: list[str] = field(default_factory=list)  # a few examples of what went wrong
+    trivial_tried: int = 0  # trivial completions fed (rlvr_envs.trivial)
+    trivial_paid: int = 0  # ... of which earned a reward without being the true answer, or crashed
+    trivial_names: list[str] = field(default_factory=list)  # the kinds that were paid
 
     @property
     def reference_rate(self) -> float:
@@ -82,6 +91,20 @@ def question_echo(task: Task) -> str | None:
     return f"The answer is $\\boxed{{{expression}}}$."
 
 
+def with_solver_references(env: TextEnv, tasks: list[Task]) -> list[Task]:
+    """Tasks whose source has a solver (procedural families) get the solver's completion.
+
+    Reference-free families keep no reference in their tasks; their solver is used here (and
+    in tests), never by the verifier.
+    """
+    solve = getattr(env.source, "solve", None)
+    if solve is None:
+        return tasks
+    return [
+        t if t.solution is not None else dataclasses.replace(t, solution=solve(t)) for t in tasks
+    ]
+
+
 def check_environment(
     env_id: str,
     *,
@@ -91,7 +114,8 @@ def check_environment(
     workers: int = 8,
     **env_kwargs: Any,
 ) -> CheckResult:
-    """Verify every reference solution (up to ``limit`` tasks) and known-wrong answers."""
+    """Verify every reference solution (up to ``limit`` tasks), known-wrong answers and the
+    trivial-completion family."""
     result = CheckResult(env_id)
     try:
         env = gym.make(env_id, **env_kwargs).unwrapped
@@ -99,13 +123,31 @@ def check_environment(
         result.skipped = f"could not make it: {type(error).__name__}: {error}"
         result.unavailable = True
         return result
+    try:
+        _check_references(result, env, limit, seed, max_failures, workers)
+    finally:
+        env.close()
+    _check_trivial(result, seed, max_failures, env_kwargs)
+    return result
+
+
+def _check_references(
+    result: CheckResult,
+    env: gym.Env,
+    limit: int | None,
+    seed: int,
+    max_failures: int,
+    workers: int,
+) -> None:
+    """Run reference solutions and known-wrong answers through ``env``'s verifier."""
     if not isinstance(env, TextEnv):
         result.skipped = f"not a TextEnv ({type(env).__name__})"
-        return result
-    tasks = [t for t in _tasks(env, limit, seed) if t.solution is not None]
+        return
+    tasks = with_solver_references(env, _tasks(env, limit, seed))
+    tasks = [t for t in tasks if t.solution is not None]
     if not tasks:
         result.skipped = "no reference solutions"
-        return result
+        return
     rng = np.random.default_rng(seed)
     wrongs = [env.perturb(task, rng) if env.perturb else [] for task in tasks]
     for task, wrong in zip(tasks, wrongs):
@@ -141,8 +183,21 @@ def check_environment(
                     f"known-wrong answer {completion[-60:]!r} to {task.id} scored "
                     f"{wrong_verdict.reward:g}"
                 )
-    env.close()
-    return result
+
+
+def _check_trivial(
+    result: CheckResult, seed: int, max_failures: int, env_kwargs: dict[str, Any]
+) -> None:
+    """Add the trivial-completion family's payouts to ``result``."""
+    probe = probe_environment(
+        result.env_id, tasks=TRIVIAL_TASKS, seed=seed, max_failures=max_failures, **env_kwargs
+    )
+    result.trivial_tried = probe.tried
+    result.trivial_paid = probe.paid_count + probe.crashes
+    result.trivial_names = list(probe.paid)
+    result.failures += probe.failures[: max(0, max_failures - len(result.failures))]
+    if probe.skipped:
+        result.failures.append(f"trivial completions not checked: {probe.skipped}")
 
 
 def latest_versions(env_ids: Iterable[str]) -> list[str]:
@@ -158,11 +213,12 @@ def latest_versions(env_ids: Iterable[str]) -> list[str]:
 
 def format_table(results: Sequence[CheckResult]) -> str:
     """The results as an aligned text table."""
-    header = ("environment", "tasks", "reference pass", "wrong rejected", "verif/s")
+    header = ("environment", "tasks", "reference pass", "wrong rejected", "verif/s", "trivial paid")
     rows = []
     for r in results:
+        trivial = f"{r.trivial_paid} of {r.trivial_tried}" if r.trivial_tried else "-"
         if r.skipped:
-            rows.append((r.env_id, "-", "skipped", r.skipped[:60], "-"))
+            rows.append((r.env_id, "-", "skipped", r.skipped[:60], "-", trivial))
             continue
         rejected = f"{r.reject_rate:.1%} of {r.wrong_checked}" if r.wrong_checked else "n/a"
         rows.append(
@@ -172,6 +228,7 @@ def format_table(results: Sequence[CheckResult]) -> str:
                 f"{r.reference_rate:.1%}",
                 rejected,
                 f"{r.verifications_per_s:,.0f}",
+                trivial,
             )
         )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -200,6 +257,17 @@ def run_check(
     print(format_table(results), file=out)
     status = 0
     for r in results:
+        if r.trivial_paid:
+            status = 1
+            print(
+                f"\nFAIL {r.env_id}: {r.trivial_paid} of {r.trivial_tried} trivial completions "
+                "earned a reward without being the true answer (or crashed): "
+                + (", ".join(r.trivial_names) or "crashes"),
+                file=out,
+            )
+            for failure in r.failures:
+                if failure.startswith("trivial completion"):
+                    print(f"  - {failure}", file=out)
         if r.skipped:
             if explicit and r.unavailable:
                 status = 1

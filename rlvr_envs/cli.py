@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .commands import Command, register_command, registered_commands
+from .commands import Command, key_value, register_command, registered_commands
 from .data import DATA_DIR_VARIABLE
 from .evaluation.cli import COMPARE, EVAL
 from .plugins import load_plugins
@@ -56,6 +56,18 @@ def _sandbox_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rest", nargs=argparse.REMAINDER)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server.cli import run
+
+    return run(args)
+
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    from .server.cli import add_arguments  # argparse only; FastAPI loads when serving
+
+    add_arguments(p, key_value)
+
+
 for _command in (
     Command("list", "list registered environments", lambda p: None, _cmd_list),
     Command(
@@ -66,6 +78,12 @@ for _command in (
     ),
     EVAL,
     COMPARE,
+    Command(
+        "serve",
+        "serve an environment over OpenEnv's protocol ([serve] extra)",
+        _serve_arguments,
+        _cmd_serve,
+    ),
     Command(
         "sandbox",
         "sandbox tools: doctor, build-image",

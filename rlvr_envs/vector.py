@@ -77,7 +77,7 @@ class ThreadedVectorEnv(SyncVectorEnv):
         super().close_extras(**kwargs)
 
 
-def _make_threaded(env_id: str, num_envs: int = 1, **kwargs: Any) -> ThreadedVectorEnv:
+def _make_threaded(env_id: str, /, num_envs: int = 1, **kwargs: Any) -> ThreadedVectorEnv:
     max_workers = kwargs.pop("max_workers", None)
     return ThreadedVectorEnv(
         [functools.partial(gym.make, env_id, **kwargs) for _ in range(num_envs)],

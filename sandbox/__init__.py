@@ -11,8 +11,10 @@ The lowest layer of rlvr-envs (it knows nothing of LLMs or Gymnasium)::
 
 Backends: ``local`` (rlimits, seccomp, process-group kills; the weakest), ``bwrap``
 (bubblewrap namespaces) and ``docker`` (locked-down containers). All three keep a warm pool of
-worker processes that fork once per job. Results are data only: a status from ``ExecStatus``,
-exit code or signal, capped stdout/stderr, wall and CPU time.
+worker processes that fork once per job. ``remote`` sends jobs to SandboxFusion-compatible
+``/run_code`` services (``python -m sandbox serve``) and ``ray`` to Ray actors holding pools.
+Results are data only: a status from ``ExecStatus``, exit code or signal, capped stdout/stderr,
+wall and CPU time.
 
 Stateful sessions (``SessionPool(...).open()``: one interpreter kept alive between calls, in its
 own worker) are in :mod:`sandbox.session`.
@@ -23,7 +25,9 @@ from .bwrap import BwrapSandbox
 from .docker_backend import DockerSandbox
 from .limits import Limits
 from .local import LocalSandbox
+from .ray_backend import RaySandbox
 from .registry import available_backends, close_shared, get_sandbox, resolve_backend
+from .remote import RemoteSandbox
 from .result import ExecResult, ExecStatus
 from .session import CallResult, CallStatus, PythonSession, SessionError, SessionPool
 
@@ -39,6 +43,8 @@ __all__ = [
     "Limits",
     "LocalSandbox",
     "PythonSession",
+    "RaySandbox",
+    "RemoteSandbox",
     "Sandbox",
     "SandboxError",
     "SessionError",

@@ -3,9 +3,11 @@
 #
 # The host sends this file to ``python -I -c`` right after ``_zygote.py``'s source (with
 # ``__name__`` set so that the zygote's own ``main()`` does not run), so everything the zygote
-# defines is in scope: setup (mounts, uid drop, seccomp, preload), limits, the job process
-# (``_spare``: the interpreter is a job whose program is the read-eval loop below), and the
-# kill-everything machinery. It must stay standard library only and runnable on Python 3.8+.
+# defines is in scope: setup (mounts, uid drop, seccomp, preload, the template that forks job
+# processes holding no job data), limits, the job process (a spare forked by the template: the
+# interpreter is a job whose program is the read-eval loop below), and the kill-everything and
+# tidy-up machinery (scratch directories, System V IPC). It must stay standard library only and
+# runnable on Python 3.8+.
 #
 # Requests (host to worker): ``start`` (fork the interpreter under the session's limits),
 # ``exec`` (run code in it, within a wall-clock limit), ``ping``, ``exit``. Per call, the worker
@@ -24,15 +26,10 @@ import time
 import typing
 
 if typing.TYPE_CHECKING:  # for readers and linters; at run time these come from _zygote.py
-    from ._zygote import (
-        Zygote,
-        _descendants,
-        _FdReader,
-        _write_all,
-        decode_frame,
-        encode_frame,
-        main,
-    )
+    from ._cleanup import descendants
+    from ._supervise import make_jobdir
+    from ._wire import _FdReader, _write_all, decode_frame, encode_frame
+    from ._zygote import Zygote, close_spare, main
 
 SESSION_SCRIPT = ".session.py"
 MAX_REPLY_BYTES = 1 << 16
@@ -166,15 +163,21 @@ class SessionHost(Zygote):
     # -- the interpreter
 
     def start_interpreter(self):
-        """Fork the interpreter as a job whose program is the read-eval loop; None or an error."""
+        """Have the template fork the interpreter, a job whose program is the read-eval loop;
+        None, or why it could not start."""
         if self.limits is None:
             return "the session was not started"
         self.jobs += 1
-        self._fork_spare()
-        spare, self.spare = self.spare, None
-        job = {"kind": "python", "script": SESSION_SCRIPT, "files": []}
+        spare = None
+        if self.template is not None:
+            spare = self.template.take_spare(self._next_jobdir_for(self.jobs))
+        if spare is None:
+            self._lose_template()
+            return "the worker cannot fork the interpreter"
+        header = {"kind": "python", "script": SESSION_SCRIPT}
         try:
-            self._make_jobdir(spare["jobdir"], job, [REPL_SOURCE.encode("utf-8")])
+            uid = self.job_uid if self.mode == "uid" else None
+            make_jobdir(spare["jobdir"], header, [REPL_SOURCE.encode("utf-8")], uid)
             spec = {
                 "kind": "python",
                 "argv": None,
@@ -186,8 +189,8 @@ class SessionHost(Zygote):
             }
             _write_all(spare["spec"], marshal.dumps(spec, 4))
         except OSError as exc:
-            self.spare = spare
-            self._discard_spare()
+            close_spare(spare)
+            self.tidy_up(spare["jobdir"])
             return f"could not start the interpreter: {exc}"
         os.close(spare["spec"])
         for key in ("stdin", "out", "err", "rep"):
@@ -204,7 +207,7 @@ class SessionHost(Zygote):
         if interp is None:
             return None
         status = call.status if call is not None else None
-        _, _, main = self._kill_all(interp["pid"] if status is None else None)
+        killed, _, main = self._kill_all(interp["pid"] if status is None else None)
         if status is None and main is not None:
             status = main[0]
         if call is not None:
@@ -214,8 +217,18 @@ class SessionHost(Zygote):
                 os.close(interp[key])
             except OSError:
                 pass
-        self._wipe(interp["jobdir"])
+        self._resume_template()
+        if not killed or not self.tidy_up(interp["jobdir"]):
+            os._exit(3)  # something of the session survives: the host starts a fresh worker
         return status
+
+    def _resume_template(self):
+        """The interpreter shares the template's uid in some backends and may have stopped it."""
+        if self.template is not None:
+            try:
+                os.kill(self.template.pid, signal.SIGCONT)
+            except OSError:
+                self._lose_template()
 
     # -- one call
 
@@ -264,7 +277,8 @@ class SessionHost(Zygote):
         return facts
 
     def _kill_strays(self, interp_pid):
-        """Kill every process but the interpreter (the call's children, orphans); True if done."""
+        """Kill every process but the interpreter and the template (the call's children,
+        orphans); True if done."""
         deadline = time.monotonic() + 5.0
         while True:
             strays = self._strays(interp_pid)
@@ -286,18 +300,24 @@ class SessionHost(Zygote):
                     break
                 if pid == interp_pid:  # it died meanwhile: the next call will notice
                     return True
+                if self.template is not None and pid == self.template.pid:
+                    self._lose_template()
             time.sleep(0.001)
 
     def _strays(self, interp_pid):
-        """Live processes other than the interpreter: usually none, found without a /proc scan."""
+        """Live processes other than the interpreter and the template: usually none, found
+        without a /proc scan."""
+        keep = {interp_pid}
+        if self.template is not None:
+            keep.add(self.template.pid)
         try:
             mine = _children(os.getpid())
             theirs = _children(interp_pid)
         except OSError:
-            return [p for p in _descendants(os.getpid()) if p != interp_pid and _alive(p)]
-        if not theirs and mine <= {interp_pid}:
+            mine, theirs = None, None
+        if mine is not None and not theirs and mine <= keep:
             return []
-        return [p for p in _descendants(os.getpid()) if p != interp_pid and _alive(p)]
+        return [p for p in descendants(os.getpid()) if p not in keep and _alive(p)]
 
 
 def _children(pid):

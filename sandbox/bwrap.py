@@ -213,7 +213,12 @@ def _build_args(
     args += ["--dir", "/etc"]
     for name in ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    made: set[str] = {"/", "/etc", "/tmp", "/proc", "/dev", "/var"}
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--dir", "/var", "--size", str(64 * MIB), "--perms", "1777", "--tmpfs", "/var/tmp"]
+    # The interpreter's directories come after the private /tmp and /var/tmp, which would
+    # otherwise hide one that lives there (a virtual environment under /tmp).
+    made: set[str] = {"/", "/etc", "/tmp", "/proc", "/dev", "/var", "/var/tmp"}
     for path in [*needed_dirs(python), *extra_binds]:
         parents = []
         parent = os.path.dirname(path)
@@ -225,9 +230,6 @@ def _build_args(
             made.add(p)
         args += ["--ro-bind", path, path]
         made.add(path)
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
-    args += ["--dir", "/var", "--size", str(64 * MIB), "--perms", "1777", "--tmpfs", "/var/tmp"]
     args += ["--chdir", "/tmp", "--clearenv"]
     for key, value in WORKER_ENV.items():
         args += ["--setenv", key, value]

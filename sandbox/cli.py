@@ -1,4 +1,4 @@
-"""Command line: ``doctor`` (which backends work here, and why not) and ``build-image``."""
+"""Command line: ``doctor`` (which backends work here, and why not), ``build-image``, ``serve``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ import platform
 import sys
 import time
 
+from . import cgroups
 from .base import BackendUnavailable, Sandbox
 from .docker_backend import PROJECT_IMAGE
 from .limits import Limits
-from .registry import AUTO_ORDER, BACKENDS, available_backends
+from .registry import (
+    AUTO_ORDER,
+    BACKENDS,
+    UNSAFE_LOCAL_ENV,
+    available_backends,
+    is_root,
+    unsafe_local_allowed,
+)
 
 SMOKE = "import os, sys; print(sys.version.split()[0], os.getuid())"
 
@@ -37,9 +45,12 @@ def _smoke(name: str) -> str:
         extra = ""
         if name == "docker":
             extra = f", image {box.image}"  # type: ignore[attr-defined]
+        info = box.worker_info()[0] if hasattr(box, "worker_info") else {}
+        limits = box.limits_enforcement() if hasattr(box, "limits_enforcement") else ""
         return (
             f"ok: python {version} as uid {uid}{extra}; started in {started:.2f} s, "
-            f"a job takes {ran:.1f} ms"
+            f"a job takes {ran:.1f} ms\n{'':10s}limits {limits}; jobs forked by "
+            f"{info.get('fork', '?')} from a template that never holds job data"
         )
     except BackendUnavailable as exc:
         return str(exc)
@@ -68,10 +79,23 @@ def doctor(args: argparse.Namespace) -> int:
     if not usable:
         print("no backend works here")
         return 1
-    best = next(n for n in AUTO_ORDER if n in usable)
+    if args.quick:
+        print(f"  limits  {cgroups.describe()}")
+    safe = [n for n in usable if n != "local" or is_root() or unsafe_local_allowed()]
+    if not safe:
+        print(
+            "get_sandbox('auto') picks nothing: without root, local protects nothing; install "
+            f"bubblewrap or Docker, run as root, or set {UNSAFE_LOCAL_ENV}=1 to accept it"
+        )
+        return 1
+    best = next(n for n in AUTO_ORDER if n in safe)
     print(f"get_sandbox('auto') picks: {best}")
-    if os.geteuid() != 0 and "local" in usable:
-        print("  note: not root, so local jobs run as your own user (see docs/sandboxing.md)")
+    if not is_root() and "local" in usable:
+        print(
+            "  note: not root, so local jobs run as your own user and can harm it; auto uses "
+            f"local only with allow_unsafe_local=True or {UNSAFE_LOCAL_ENV}=1 "
+            "(see docs/sandboxing.md)"
+        )
     return 0
 
 
@@ -93,6 +117,18 @@ def build_image_cmd(args: argparse.Namespace) -> int:
         print(f"build-image: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def serve_cmd(argv: list[str]) -> int:
+    """Run the /run_code service (see sandbox.service; FastAPI loads only then)."""
+    try:
+        from .service import serve_main
+    except ImportError as error:
+        print(
+            f"sandbox serve needs FastAPI and uvicorn (rlvr-envs[serve]): {error}", file=sys.stderr
+        )
+        return 2
+    return serve_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mirror", default=None, help="Debian mirror (default: the one apt uses)")
     p.add_argument("--include", default="", help="extra Debian packages, comma-separated")
     p.set_defaults(func=build_image_cmd)
+    sub.add_parser("serve", help="a SandboxFusion-compatible /run_code service (its own options)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        return serve_cmd(argv[1:])
     args = parser.parse_args(argv)
     return args.func(args)
 

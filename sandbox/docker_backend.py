@@ -20,12 +20,14 @@ import tempfile
 import time
 from typing import Any
 
+from . import cgroups
 from .base import BackendUnavailable, SandboxError
 from .pool import (
     START_TIMEOUT_S,
     WORKER_ENV,
     ZYGOTE_SOURCE,
     Channel,
+    Worker,
     WorkerDied,
     ZygoteSandbox,
     _Slot,
@@ -292,3 +294,9 @@ class DockerSandbox(ZygoteSandbox):
 
     def _worker_config(self, slot: _Slot) -> dict[str, Any]:
         return self._pid1_worker_config()
+
+    def _slot_cgroup(self, slot: _Slot, worker: Worker) -> cgroups.SlotCgroup | None:
+        """A cgroup for the jobs inside the container's own (the container's stays the outer
+        bound), where the Docker host's cgroups can be written (root)."""
+        pid = worker.channel.infra_pids[0] if worker.channel.infra_pids else None
+        return cgroups.SlotCgroup.nested(pid, pid) if pid else None

@@ -44,6 +44,7 @@ class LocalSandbox(ZygoteSandbox):
         self.python = python or sys.executable
         self.as_root = os.geteuid() == 0
         self.uses_slot_uids = self.as_root
+        self.jobs_can_kill_worker = not self.as_root
         super().__init__(**options)
         self._work_roots: list[str] = []
 

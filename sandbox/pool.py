@@ -21,15 +21,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import _zygote
+from . import _wire, cgroups
 from .base import Job, Sandbox, SandboxError, check_relative_path
-from .limits import Limits
-from .result import ExecResult, classify
-from .uids import UidLease, kill_uid, proc_statuses
+from .limits import MIB, Limits
+from .result import ExecResult, ExecStatus, classify
+from .uids import UidLease, kill_uid, proc_statuses, processes_of_uids
 
 log = logging.getLogger("sandbox")
 
-ZYGOTE_SOURCE = Path(_zygote.__file__).read_text(encoding="utf-8")
+# The worker's source: its parts in dependency order, each importable by the host too (their
+# relative imports fail harmlessly when the whole runs as one ``python -c`` program).
+WORKER_PARTS = ("_wire", "_confine", "_cleanup", "_jobproc", "_supervise", "_zygote")
+ZYGOTE_SOURCE = "\n\n".join(
+    (Path(__file__).with_name(f"{part}.py")).read_text(encoding="utf-8") for part in WORKER_PARTS
+)
 
 # Imported once in each worker so jobs find them loaded (cheap, thread-free, stdlib only).
 DEFAULT_PRELOAD = (
@@ -131,7 +136,7 @@ class ProcessChannel(Channel):
 
     def write(self, data: bytes) -> None:
         try:
-            _zygote._write_all(self._in, data)
+            _wire._write_all(self._in, data)
         except OSError as exc:
             raise WorkerDied(f"worker input closed ({exc.strerror})") from None
 
@@ -202,14 +207,35 @@ class Worker:
         self.info = info
         self.uid = uid
         self.jobs = 0
+        self.cgroup: cgroups.SlotCgroup | None = None
+
+    def host_pid_of(self, ns_pid: int | None) -> int | None:
+        """The host pid of a child of this worker's supervisor, given its pid inside."""
+        supervisor = self.channel.infra_pids[-1] if self.channel.infra_pids else None
+        if ns_pid is None or supervisor is None:
+            return None
+        try:
+            with open(f"/proc/{supervisor}/task/{supervisor}/children") as f:
+                candidates = [int(p) for p in f.read().split()]
+        except OSError:
+            candidates = [p for p, ppid, _ in _proc_table() if ppid == supervisor]
+        for pid in candidates:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    fields = dict(line.split(":", 1) for line in f if ":" in line)
+                if int(fields["NSpid"].split()[-1]) == ns_pid:
+                    return pid
+            except (OSError, KeyError, ValueError, IndexError):
+                continue
+        return None
 
     @classmethod
     def start(cls, channel: Channel, config: dict[str, Any], uid: int | None) -> Worker:
         """Send the configuration and wait until the worker reports ready."""
         deadline = time.monotonic() + START_TIMEOUT_S
         try:
-            channel.write(_zygote.encode_frame(config, codec="marshal"))
-            header, _ = _zygote.decode_frame(lambda n: channel.read_exact(n, deadline))
+            channel.write(_wire.encode_frame(config, codec="marshal"))
+            header, _ = _wire.decode_frame(lambda n: channel.read_exact(n, deadline))
         except (WorkerDied, TimeoutError, ValueError) as exc:
             note = channel.diagnostics()
             channel.kill()
@@ -224,9 +250,9 @@ class Worker:
         self, header: dict[str, Any], blobs: list[bytes], timeout: float, max_blob: int
     ) -> tuple[dict[str, Any], list[bytes]]:
         deadline = time.monotonic() + timeout
-        self.channel.write(_zygote.encode_frame(header, blobs, codec="marshal"))
+        self.channel.write(_wire.encode_frame(header, blobs, codec="marshal"))
         try:
-            reply = _zygote.decode_frame(lambda n: self.channel.read_exact(n, deadline), max_blob)
+            reply = _wire.decode_frame(lambda n: self.channel.read_exact(n, deadline), max_blob)
         except ValueError as exc:
             raise WorkerDied(f"garbled answer from worker: {exc}") from None
         self.jobs += 1
@@ -246,6 +272,10 @@ def _proc_table() -> list[tuple[int, int, int]]:
 
 class _Slot:
     __slots__ = ("index", "worker", "lease")
+
+    # A worker that dies or hangs is replaced and the job run once more on the fresh one: the job
+    # may never have started (the worker was still tidying up after an earlier job, or retired).
+    ATTEMPTS = 2
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -316,9 +346,18 @@ class ZygoteSandbox(Sandbox):
     # bwrap and docker: the worker is PID 1 of its own namespaces and shares the jobs' uid.
     worker_is_pid1 = False
 
+    # local without root: jobs run as the worker's own user and can kill it.
+    jobs_can_kill_worker = False
+
     def _extra_processes(self) -> int:
-        """Processes of the job's uid that are not the job's (the worker itself, when shared)."""
-        return 1 if self.worker_is_pid1 else 0
+        """Processes of the job's uid that are not the job's (the worker and its template)."""
+        return 2 if self.worker_is_pid1 else 0
+
+    def _slot_cgroup(self, slot: _Slot, worker: Worker) -> cgroups.SlotCgroup | None:
+        """The cgroup the slot's jobs run in, where the machine gives one (root only)."""
+        if slot.lease is None:
+            return None
+        return cgroups.SlotCgroup.create(f"uid-{slot.lease.uid}")
 
     def _pid1_worker_config(self, drop_to: int | None = None) -> dict[str, Any]:
         """Configuration of a worker that is PID 1 of private namespaces with a private /tmp."""
@@ -381,6 +420,8 @@ class ZygoteSandbox(Sandbox):
             worker = Worker.start(self._open_channel(slot), self._worker_config(slot), uid)
             try:
                 self._on_worker_started(worker)
+                self._place_in_cgroup(slot, worker)
+                worker.request({"op": "ping"}, [], START_TIMEOUT_S, 0)  # first spare forked now
             except BaseException:
                 self._stop_worker(worker)
                 raise
@@ -388,11 +429,30 @@ class ZygoteSandbox(Sandbox):
             log.debug("%s worker %d started: %s", self.name, slot.index, worker.info)
         return slot.worker
 
+    def _place_in_cgroup(self, slot: _Slot, worker: Worker) -> None:
+        """Move the worker's template (so every job it forks) into the slot's cgroup."""
+        template = worker.host_pid_of(worker.info.get("template"))
+        worker.info["template_host_pid"] = template
+        group = self._slot_cgroup(slot, worker) if template is not None else None
+        if group is None:
+            return
+        try:
+            group.attach(template)
+        except OSError as exc:
+            log.warning(
+                "%s: per-job cgroup unavailable (%s); limits stay per process", self.name, exc
+            )
+            group.remove(timeout=0)
+            return
+        worker.cgroup = group
+
     @staticmethod
     def _stop_worker(worker: Worker) -> None:
         worker.channel.kill()
         if worker.uid is not None:
             kill_uid(worker.uid)
+        if worker.cgroup is not None:
+            worker.cgroup.remove()
 
     def start(self) -> ZygoteSandbox:
         """Start every worker now, in parallel; raises if none can start."""
@@ -440,27 +500,66 @@ class ZygoteSandbox(Sandbox):
         self, slot: _Slot, header: dict[str, Any], blobs: list[bytes], limits: Limits
     ) -> ExecResult:
         t0 = time.monotonic()
-        try:
-            worker = self._ensure_worker(slot)
-        except Exception as exc:
-            log.warning("%s worker could not start: %s", self.name, exc)
-            return ExecResult.sandbox_error(f"worker could not start: {exc}", self.name)
-        timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
-        try:
-            reply, out = worker.request(header, blobs, timeout, 2 * limits.output_bytes + 1024)
-        except (WorkerDied, TimeoutError, OSError) as exc:
-            why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
-            note = worker.channel.diagnostics()
-            slot.worker = None
-            self._stop_worker(worker)
-            log.warning("%s worker %d replaced: %s", self.name, slot.index, why)
-            return ExecResult.sandbox_error(
-                f"worker {why}" + (f": {note}" if note else ""), self.name, time.monotonic() - t0
+        failure = ""
+        for attempt in range(1, _Slot.ATTEMPTS + 1):
+            try:
+                worker = self._ensure_worker(slot)
+            except Exception as exc:
+                log.warning("%s worker could not start: %s", self.name, exc)
+                return ExecResult.sandbox_error(f"worker could not start: {exc}", self.name)
+            self._apply_cgroup_limits(worker, limits)
+            timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
+            try:
+                reply, out = worker.request(header, blobs, timeout, 2 * limits.output_bytes + 1024)
+            except (WorkerDied, TimeoutError, OSError) as exc:
+                why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
+                note = worker.channel.diagnostics()
+                self._replace(slot, worker, why)
+                failure = f"worker {why}" + (f": {note}" if note else "")
+                continue
+            if reply.get("fatal"):
+                self._replace(slot, worker, str(reply.get("error") or "retired"))
+            if reply.get("retry") and attempt < _Slot.ATTEMPTS:
+                failure = str(reply.get("error"))
+                continue
+            if worker.cgroup is not None and worker.cgroup.oom_killed_since_last_check():
+                reply["oom_killed"] = True
+            return self._result(reply, out, limits, t0)
+        wall = time.monotonic() - t0
+        if self.jobs_can_kill_worker:
+            # The job runs as the worker's user here, so it can kill it; twice in a row on a
+            # fresh worker is the job's doing (its own status, never sandbox_error).
+            return ExecResult(
+                ExecStatus.SIGNAL,
+                signal=signal.SIGKILL,
+                wall_time_s=wall,
+                backend=self.name,
+                detail=f"the job's worker died twice while running it ({failure})",
             )
-        status, detail = classify(reply, limits.cpu_s, limits.wall_time_s)
-        if reply.get("fatal"):
+        return ExecResult.sandbox_error(failure, self.name, wall)
+
+    def _replace(self, slot: _Slot, worker: Worker, why: str) -> None:
+        if slot.worker is worker:
             slot.worker = None
-            self._stop_worker(worker)
+        self._stop_worker(worker)
+        log.info("%s worker %d replaced: %s", self.name, slot.index, why)
+
+    @staticmethod
+    def _apply_cgroup_limits(worker: Worker, limits: Limits) -> None:
+        if worker.cgroup is None:
+            return
+        # The job's own memory, plus what it may copy of the worker's pages when writing them.
+        memory = limits.memory_mb * MIB + int(worker.info.get("rss", 0))
+        try:
+            worker.cgroup.set_limits(memory, limits.max_processes + 2)
+        except OSError as exc:
+            log.warning("cannot set cgroup limits (%s); limits stay per process", exc)
+            worker.cgroup = None
+
+    def _result(
+        self, reply: dict[str, Any], out: list[bytes], limits: Limits, t0: float
+    ) -> ExecResult:
+        status, detail = classify(reply, limits.cpu_s, limits.wall_time_s)
         stdout, stderr = (out + [b"", b""])[:2]
         return ExecResult(
             status=status,
@@ -532,29 +631,64 @@ class ZygoteSandbox(Sandbox):
         return out
 
     def infrastructure_pids(self) -> set[int]:
-        """Host PIDs of the workers and of their pre-forked spare processes (leak checks).
+        """Host PIDs of the workers, their templates and pre-forked spares (leak checks).
 
-        Waits until every worker is idle. A spare is a worker's only child between jobs.
+        Waits until every worker is idle.
         """
         slots = [self._acquire() for _ in range(self.workers)]
         try:
             pids: set[int] = set()
             for slot in slots:
-                if slot.worker is None:
+                worker = slot.worker
+                if worker is None:
                     continue
-                pids.update(slot.worker.channel.infra_pids)
-                reply, _ = slot.worker.request({"op": "ping"}, [], 10.0, 0)
-                if reply.get("spare") is not None:
-                    zygote = slot.worker.channel.infra_pids[-1]
-                    pids.update(
-                        p
-                        for p, ppid, nspid in _proc_table()
-                        if ppid == zygote and nspid == reply["spare"]
-                    )
+                pids.update(worker.channel.infra_pids)
+                reply, _ = worker.request({"op": "ping"}, [], 10.0, 0)
+                for key in ("template", "spare"):
+                    pid = worker.host_pid_of(reply.get(key))
+                    if pid is not None:
+                        pids.add(pid)
             return pids
         finally:
             for slot in slots:
                 self._release(slot)
+
+    def job_process_pids(self) -> set[int]:
+        """Host PIDs of live processes left by jobs (there should be none between jobs).
+
+        Those of the slots' job uids, and every descendant of a worker that is not one of its
+        own processes; so it measures whether or not jobs run under uids of their own.
+        """
+        infra = self.infrastructure_pids()
+        uids = self.job_uids()
+        found = {pid for pid, _ in processes_of_uids(uids)} if uids else set()
+        table = _proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, ppid, _ in table:
+            children.setdefault(ppid, []).append(pid)
+        todo = [p for p in infra]
+        while todo:
+            for pid in children.get(todo.pop(), ()):
+                found.add(pid)
+                todo.append(pid)
+        zombies = {
+            pid for pid, fields in proc_statuses() if fields.get("State", "").split()[:1] == ["Z"]
+        }
+        return found - infra - zombies
+
+    def limits_enforcement(self) -> str:
+        """How this sandbox enforces memory and process limits per job (for ``doctor``)."""
+        groups = [s.worker.cgroup for s in self._slots if s.worker is not None]
+        if groups and all(g is not None for g in groups):
+            return f"per job: memory and processes on cgroup v{groups[0].version}"
+        if self.uses_slot_uids and cgroups.available():
+            return "per process (rlimits): the worker's cgroup could not be set up"
+        return cgroups.describe()
+
+    def cgroup_limits(self) -> bool:
+        """True when every started worker runs its jobs in a cgroup of its own."""
+        groups = [s.worker.cgroup for s in self._slots if s.worker is not None]
+        return bool(groups) and all(g is not None for g in groups)
 
     def job_uids(self) -> set[int]:
         """The uids jobs of this sandbox run as (empty when they share the caller's uid)."""

@@ -219,6 +219,7 @@ class SessionPool:
             worker = self.box._ensure_worker(slot)
         except Exception as exc:
             raise SessionError(f"{self.backend} session worker could not start: {exc}") from exc
+        self.box._apply_cgroup_limits(worker, limits)
         wire = session_wire(limits, self.box._extra_processes())
         try:
             reply, _ = worker.request({"op": "start", "limits": wire}, [], 60.0, 0)
@@ -336,6 +337,9 @@ class PythonSession:
                 )
             except (WorkerDied, TimeoutError, OSError) as exc:
                 return self._worker_lost(f"the session worker failed: {exc}", started)
+            cgroup = self._worker.cgroup
+            if cgroup is not None and cgroup.oom_killed_since_last_check():
+                reply["oom_killed"] = True
             result = _result(reply, out, self.limits.output_bytes)
             if result.state_lost:
                 self.restarts += 1
@@ -403,6 +407,8 @@ def _result(reply: dict[str, Any], out: list[bytes], cap: int) -> CallResult:
             reply.get("detail") or f"over the wall time limit of {reply.get('wall_s', 0):.3g} s"
         )
         return CallResult(CallStatus.TIMEOUT, detail=detail, **facts)
+    if status == "crashed" and reply.get("oom_killed") and reply.get("signal") == 9:
+        return CallResult(CallStatus.MEMORY_LIMIT, detail="killed for memory", **facts)
     if status == "crashed":
         detail = str(reply.get("detail") or "")
         if reply.get("signal") is not None:

@@ -24,6 +24,10 @@ PLAIN = [
     ("<think>   \n</think>42", False),  # blank reasoning
     ("<think>reasoning</think>", False),  # no answer
     ("<think>reasoning</think>   \n", False),  # blank answer
+    ("<think>reasoning</think> <answer></answer>", False),  # an answer of empty tags
+    ("<think>reasoning</think><answer> \n </answer>", False),
+    ("<think>reasoning</think><br/><p></p>", False),
+    ("<think>reasoning</think><answer>0</answer>", True),  # tags around text are answer text
     ("Intro <think>reasoning</think>42", False),  # text before the block
     ("<think>a</think><think>b</think>42", False),  # repeated block
     ("<think>a</think>42</think>", False),  # stray closing tag in the answer

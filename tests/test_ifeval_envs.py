@@ -1,4 +1,4 @@
-"""rlvr/IFEval-v0, rlvr/InstructionFollowing-v0 and rlvr/JSONFormat-v0."""
+"""rlvr/IFEval-v0, rlvr/InstructionFollowing-v1 and rlvr/JSONFormat-v0."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_rows_without_the_ifeval_fields_are_rejected(tmp_path):
         gym.make("rlvr/IFEval-v0", data_path=path)
 
 
-# --- rlvr/InstructionFollowing-v0 ---------------------------------------------------------------
+# --- rlvr/InstructionFollowing-v1 ---------------------------------------------------------------
 
 
 def test_generated_tasks_are_valid_compatible_and_varied():
@@ -173,18 +173,19 @@ def test_generated_tasks_are_valid_compatible_and_varied():
                 assert ids[-1] == iid
         if "detectable_format:constrained_response" in ids:
             assert ids == ["detectable_format:constrained_response"]
-            assert task.prompt.split("?")[0] + "?" == task.metadata["request"]
+            assert task.prompt.startswith(task.metadata["request"])
+            assert task.metadata["request_kind"] == "yes/no"
         seen.update(ids)
     assert seen == set(INSTRUCTION_IDS)
 
 
 def test_every_generated_task_has_a_verified_reference_and_known_wrong_answers():
-    env = gym.make("rlvr/InstructionFollowing-v0", max_instructions=4).unwrapped
+    env = gym.make("rlvr/InstructionFollowing-v1", max_instructions=4).unwrapped
     rng = np.random.default_rng(3)
     for task in env.source.take(300, seed=11):
         assert env.verify(task.solution, task).correct, (task.prompt, task.solution)
         wrong = env.perturb(task, rng)
-        assert len(wrong) == len(task.answer["instruction_id_list"])
+        assert len(wrong) > len(task.answer["instruction_id_list"])  # and the request broken
         for completion in wrong:
             verdict = env.verify(completion, task)
             assert verdict.reward == 0.0, (task.answer, completion)
@@ -205,10 +206,10 @@ def test_conflict_table_is_symmetric():
 
 
 def test_instruction_following_env(tmp_path):
-    env = gym.make("rlvr/InstructionFollowing-v0", max_instructions=2)
+    env = gym.make("rlvr/InstructionFollowing-v1", max_instructions=2)
     check_env(env.unwrapped, skip_render_check=True)
     obs, info = env.reset(seed=5)
-    again = gym.make("rlvr/InstructionFollowing-v0", max_instructions=2)
+    again = gym.make("rlvr/InstructionFollowing-v1", max_instructions=2)
     assert again.reset(seed=5)[0] == obs
     assert again.reset(options={"task_id": info["task_id"]})[0] == obs
     assert info["task_id"].startswith("instructions/1-2:")
@@ -218,7 +219,7 @@ def test_instruction_following_env(tmp_path):
 
 
 def test_instruction_following_scores_an_injected_task():
-    env = gym.make("rlvr/InstructionFollowing-v0").unwrapped
+    env = gym.make("rlvr/InstructionFollowing-v1").unwrapped
     injected = {
         "prompt": "Write about rivers. Do not use any commas.",
         "answer": {"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]},
@@ -237,7 +238,7 @@ def test_instruction_following_scores_an_injected_task():
 )
 def test_instruction_following_bad_settings(kwargs):
     with pytest.raises(ValueError):
-        gym.make("rlvr/InstructionFollowing-v0", **kwargs)
+        gym.make("rlvr/InstructionFollowing-v1", **kwargs)
 
 
 # --- rlvr/JSONFormat-v0 -------------------------------------------------------------------------

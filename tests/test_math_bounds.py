@@ -217,8 +217,10 @@ def test_random_token_soup_stays_bounded():
     for _ in range(5000):
         response = "".join(rng.choice(bits) for _ in range(rng.choice([3, 10, 40, 150, 400])))
         gold = "".join(rng.choice(bits) for _ in range(rng.choice([1, 3, 8])))
-        started = time.perf_counter()
+        # CPU time of this thread, not wall time: on a shared, loaded machine the thread can wait
+        # for a core for longer than the bound while the verifier itself does nothing wrong.
+        started = time.thread_time()
         verdict = verify(response if rng.random() < 0.5 else rf"\boxed{{{response}}}", gold)
-        worst = max(worst, time.perf_counter() - started)
+        worst = max(worst, time.thread_time() - started)
         assert "verifier error" not in verdict.reason, (response, gold, verdict.reason)
     assert worst < BOUND_S + SLACK_S

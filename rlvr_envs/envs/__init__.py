@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+
+from ..integrations import rg_catalog
 from ..registry import register
 
 # id, entry point, category, tasks, description
@@ -63,11 +66,11 @@ BUILTINS: list[tuple[str, str, str, str, str]] = [
         "IFEval's verifiable instructions (google/IFEval), strict or loose, deterministic checks",
     ),
     (
-        "rlvr/InstructionFollowing-v0",
+        "rlvr/InstructionFollowing-v1",
         "rlvr_envs.envs.instructions:instruction_following",
         "format",
         "procedural",
-        "Seeded requests with random compatible IFEval-style instructions, for training",
+        "Seeded requests, each with a check of its own content, and compatible IFEval-style instructions, for training",
     ),
     (
         "rlvr/JSONFormat-v0",
@@ -76,6 +79,19 @@ BUILTINS: list[tuple[str, str, str, str, str]] = [
         "procedural",
         "Produce a JSON object that matches a random JSON Schema given in the prompt",
     ),
+]
+
+# id, family (rlvr_envs.envs.procedural.FAMILIES), description
+NATIVE_ENVS: list[tuple[str, str, str]] = [
+    ("rlvr/Countdown-v0", "countdown", "Reach a target with given numbers and + - * / (Countdown)"),
+    ("rlvr/Sudoku-v0", "sudoku", "9x9 sudoku; any valid completion that keeps the givens"),
+    ("rlvr/MiniSudoku-v0", "mini_sudoku", "4x4 and 6x6 sudoku; any valid completion"),
+    ("rlvr/KnightsKnaves-v0", "knights_knaves", "Knights and knaves logic puzzles (one solution)"),
+    ("rlvr/GraphShortestPath-v0", "graph_shortest_path", "Shortest path, checked on the graph"),
+    ("rlvr/GraphConnectivity-v0", "graph_connectivity", "Connected components of a graph"),
+    ("rlvr/Cryptarithm-v0", "cryptarithm", "Letter sums such as SEND + MORE = MONEY"),
+    ("rlvr/Sorting-v0", "sorting", "Sort numbers; checked as an ordered permutation"),
+    ("rlvr/StringManipulation-v0", "string_manipulation", "Apply a chain of string edits"),
 ]
 
 
@@ -114,4 +130,46 @@ def register_builtins() -> None:
                 tasks=tasks,
                 category=category,
                 kwargs=kwargs,
+            )
+    for env_id, family, description in NATIVE_ENVS:
+        if env_id not in gym.registry:
+            register(
+                env_id,
+                "rlvr_envs.envs.procedural:make_family_env",
+                description=description,
+                tasks="procedural",
+                category="reasoning",
+                kwargs={"family": family},
+            )
+    if "rlvr/Curriculum-v0" not in gym.registry:
+        register(
+            "rlvr/Curriculum-v0",
+            "rlvr_envs.wrappers.curriculum:make_curriculum",
+            description="Adaptive curriculum over env_id's param (default: Arithmetic levels 1-5)",
+            tasks="procedural",
+            category="curriculum",
+        )
+    register_reasoning_gym()
+
+
+def register_reasoning_gym() -> None:
+    """Register ``rlvr/rg-<name>-v0`` for reasoning-gym's generators, when it is installed.
+
+    Looking the package up does not import it (that takes seconds), so ``import rlvr_envs``
+    stays fast; each environment imports it when made.
+    """
+    import gymnasium as gym
+
+    if importlib.util.find_spec("reasoning_gym") is None:
+        return
+    for name in rg_catalog.REGISTERED:
+        env_id = rg_catalog.env_id(name)
+        if env_id not in gym.registry:
+            register(
+                env_id,
+                "rlvr_envs.integrations.reasoning_gym:reasoning_gym_env",
+                description=f"reasoning-gym's {name} generator, scored by its score_answer",
+                tasks="procedural",
+                category="reasoning-gym",
+                kwargs={"name": name},
             )

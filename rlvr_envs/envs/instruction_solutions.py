@@ -1,15 +1,18 @@
 """Reference responses (and known-wrong ones) for procedural instruction-following tasks.
 
-:func:`reference_response` writes a response that follows every instruction of a task: it builds
-one from plain sentences (comma-free, free of the generator's keywords, forbidden words and rare
-letters), adds what each instruction asks for (keywords, bullets, sections, a title, a postscript,
+:func:`reference_response` writes a response that does the request and follows every instruction
+of a task: it builds one from plain sentences (comma-free, free of the generator's keywords,
+forbidden words and rare letters), adds what the request's check looks for (its names and topic
+terms, list items, a letter's salutation and sign-off, a dialogue's lines, the true yes/no
+option) and what each instruction asks for (keywords, bullets, sections, a title, a postscript,
 ...), then searches over the amount of text and sentence style until the verifier itself accepts
 it. The generator redraws a task when no response is found, so every procedural task is known to
-be satisfiable and carries a reference solution. The reference answers the instructions, not the
-request (its sentences are about nothing in particular): it is for checking, not for imitation.
+be satisfiable and carries a reference solution. Its filler sentences are about nothing in
+particular: it is for checking the verifier, not a demonstration to imitate.
 
-:func:`break_instruction` turns a correct response into one that breaks a chosen instruction by
-construction (not by asking the verifier), for ``rlvr-envs check``.
+:func:`break_instruction` and :func:`break_request` turn a correct response into one that breaks
+a chosen instruction, or the request, by construction (not by asking the verifier), for
+``rlvr-envs check``.
 """
 
 from __future__ import annotations
@@ -17,30 +20,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..verifiers.ifeval import verify
+from ..verifiers.ifeval import RequestCheck
+from ..verifiers.ifeval.request import term_pattern
 
-# Plain sentences per language: no commas, digits, all-capital words, and (in English) none of the
-# generator's keywords, forbidden words or rare letters (q, z, x, j, k).
+# Plain sentences per language: no commas, digits, capital words (single capitals included), and
+# (in English) none of the generator's keywords, forbidden words or rare letters (q, z, x, j, k).
 SENTENCES: dict[str, tuple[str, ...]] = {
     "en": (
         "The stream flows past the old mill.",
         "Children wave from the stone path.",
-        "A warm wind moves through the trees.",
+        "Warm wind moves through the trees.",
         "The door of the shop opens at dawn.",
         "Our neighbors share bread on Saturdays.",
         "The road climbs gently toward the hills.",
         "Birds gather on the wires after the rain.",
         "Each morning the town feels calm.",
         "People stroll along the shore in the evening.",
-        "A small boat rests near the pier.",
+        "The small boat rests near the pier.",
         "The old bell in the hall still rings.",
         "Fresh tea helps on a cold afternoon.",
         "The library stays open until nine.",
         "Sunlight falls across the wooden floor.",
-        "A soft song drifts from the open door.",
+        "Soft music drifts from the open door.",
         "The teacher reads a story to the class.",
         "Farmers plant seeds when the soil is warm.",
         "The train arrives a little after noon.",
@@ -155,6 +159,27 @@ SENTENCES: dict[str, tuple[str, ...]] = {
 # Languages the procedural generator asks for: those with sentences above.
 PROCEDURAL_LANGUAGES = tuple(sorted(code for code in SENTENCES if code != "en"))
 
+# A request's names in a sentence of each language (a Latin name inside CJK text stands apart).
+NAME_SENTENCES: dict[str, str] = {
+    "en": "This is about {name}.",
+    "es": "Este texto habla de {name}.",
+    "pt": "Este texto fala sobre {name}.",
+    "fr": "Ce texte parle de {name}.",
+    "de": "Dieser Text handelt von {name}.",
+    "it": "Questo testo parla di {name}.",
+    "ru": "Этот текст о {name}.",
+    "ja": "この文章は {name} についてです。",
+    "ko": "이 글은 {name} 에 관한 것입니다.",
+    "hi": "यह लेख {name} के बारे में है।",
+    "ar": "هذا النص عن {name}.",
+    "fi": "Tämä teksti kertoo aiheesta {name}.",
+    "pl": "Ten tekst opowiada o {name}.",
+    "vi": "Bài viết này nói về {name}.",
+}
+NO_REQUEST = RequestCheck()  # instructions only
+SALUTATION = "Dear friend"
+SIGN_OFF = "Best wishes\nSam"
+
 CAPITAL_WORDS = ("NOTE", "THIS", "PLAN", "WELL", "CALM", "OPEN", "SOON", "HERE")
 PLACEHOLDERS = ("[name]", "[address]", "[date]", "[phone]", "[place]", "[time]")
 POSTSCRIPT_TEXT = "Hope this helps."
@@ -208,11 +233,47 @@ def _split(items: list[str], groups: int) -> list[list[str]] | None:
     return out
 
 
-def _body(spec: Mapping[str, Mapping[str, Any]], style: Style, with_title: bool) -> str | None:
-    """One response body (no case change, quotes, JSON or second response)."""
-    language, offset, punctuate = style.language, style.offset, style.punctuate
-    stop = "." if punctuate else ""
-    sentences = _filler(language, style.count, style.clauses, offset, punctuate)
+def _request_sentences(request: RequestCheck, language: str, stop: str) -> list[str]:
+    """Sentences that name the request's names and topic terms."""
+    sentences = [
+        _punctuate(NAME_SENTENCES[language].format(name=name), stop) for name in request.names
+    ]
+    if language == "en":
+        sentences += [
+            f"This part is about the {group.split('|')[0]}{stop}"
+            for group in request.terms[: request.min_terms]
+        ]
+    return sentences
+
+
+def _punctuate(sentence: str, stop: str) -> str:
+    return sentence if stop else _unpunctuated(sentence)
+
+
+def _list_lines(
+    spec: Mapping[str, Mapping[str, Any]], request: RequestCheck, language: str, offset: int
+) -> list[str]:
+    """Bullet lines: as many as the bullet instruction asks, else the request's items."""
+    bullets = spec.get("detectable_format:number_bullet_lists")
+    count = bullets["num_bullets"] if bullets else request.items
+    if request.item_terms:
+        term = request.terms[0].split("|")[0]
+        return [f"* The {term} matters in way {i + 1}" for i in range(count)]
+    return [f"* {item}" for item in _filler(language, count, 1, offset + 7, False)]
+
+
+def _dialogue_lines(request: RequestCheck) -> list[str]:
+    """Two lines for each speaker, naming the first topic term."""
+    term = request.terms[0].split("|")[0] if request.terms else "day"
+    return [
+        f"{speaker}: the {term} looks {mood} today"
+        for mood in ("calm", "bright")
+        for speaker in request.speakers
+    ]
+
+
+def _extras(spec: Mapping[str, Mapping[str, Any]], language: str, stop: str) -> list[str]:
+    """Sentences for keyword, capital-word and placeholder instructions."""
     extras: list[str] = []
     if "keywords:existence" in spec:
         extras += [
@@ -231,6 +292,49 @@ def _body(spec: Mapping[str, Mapping[str, Any]], style: Style, with_title: bool)
         wanted = spec["detectable_content:number_placeholders"]["num_placeholders"]
         marks = [PLACEHOLDERS[i % len(PLACEHOLDERS)] for i in range(wanted)]
         extras.append(("Please fill in " if language == "en" else "") + " ".join(marks) + stop)
+    return extras
+
+
+def _blocks(
+    spec: Mapping[str, Mapping[str, Any]], sentences: list[str], punctuate: bool
+) -> tuple[list[str], str] | None:
+    """The sentences grouped into paragraphs or sections, and the text that joins them."""
+    stop = "." if punctuate else ""
+    if "length_constraints:nth_paragraph_first_word" in spec:
+        rule = spec["length_constraints:nth_paragraph_first_word"]
+        groups = _split(sentences, rule["num_paragraphs"])
+        if groups is None:
+            return None
+        opener = rule["first_word"].capitalize() + f" we continue{stop}"
+        groups[rule["nth_paragraph"] - 1].insert(0, opener)
+        return [" ".join(g) for g in groups], "\n\n"
+    if "detectable_format:multiple_sections" in spec:
+        rule = spec["detectable_format:multiple_sections"]
+        groups = _split(sentences, rule["num_sections"])
+        if groups is None:
+            return None
+        marker = rule["section_spliter"]
+        blocks = [f"{marker} {i}\n" + " ".join(g) for i, g in enumerate(groups, 1)]
+        return blocks, "\n\n" if punctuate else "\n"
+    if "length_constraints:number_paragraphs" in spec:
+        groups = _split(sentences, spec["length_constraints:number_paragraphs"]["num_paragraphs"])
+        if groups is None:
+            return None
+        return [" ".join(g) for g in groups], "\n***\n"
+    return [" ".join(sentences)], "\n\n"
+
+
+def _body(
+    spec: Mapping[str, Mapping[str, Any]],
+    style: Style,
+    with_title: bool,
+    request: RequestCheck = NO_REQUEST,
+) -> str | None:
+    """One response body (no case change, quotes, JSON or second response)."""
+    language, offset, punctuate = style.language, style.offset, style.punctuate
+    stop = "." if punctuate else ""
+    sentences = _filler(language, style.count, style.clauses, offset, punctuate)
+    extras = _request_sentences(request, language, stop) + _extras(spec, language, stop)
     sentences = sentences[:1] + extras + sentences[1:]
 
     highlights = spec.get("detectable_format:number_highlighted_sections")
@@ -240,38 +344,16 @@ def _body(spec: Mapping[str, Mapping[str, Any]], style: Style, with_title: bool)
         for i in range(highlights["num_highlights"]):
             sentences[i] = f"*{sentences[i]}*"
 
-    bullets = spec.get("detectable_format:number_bullet_lists")
-    bullet_lines = []
-    if bullets:
-        items = _filler(language, bullets["num_bullets"], 1, offset + 7, False)
-        bullet_lines = [f"* {item}" for item in items]
-
-    if "length_constraints:nth_paragraph_first_word" in spec:
-        rule = spec["length_constraints:nth_paragraph_first_word"]
-        groups = _split(sentences, rule["num_paragraphs"])
-        if groups is None:
-            return None
-        opener = rule["first_word"].capitalize() + f" we continue{stop}"
-        groups[rule["nth_paragraph"] - 1].insert(0, opener)
-        blocks, joiner = [" ".join(g) for g in groups], "\n\n"
-    elif "detectable_format:multiple_sections" in spec:
-        rule = spec["detectable_format:multiple_sections"]
-        groups = _split(sentences, rule["num_sections"])
-        if groups is None:
-            return None
-        marker = rule["section_spliter"]
-        blocks = [f"{marker} {i}\n" + " ".join(g) for i, g in enumerate(groups, 1)]
-        joiner = "\n\n" if punctuate else "\n"
-    elif "length_constraints:number_paragraphs" in spec:
-        groups = _split(sentences, spec["length_constraints:number_paragraphs"]["num_paragraphs"])
-        if groups is None:
-            return None
-        blocks, joiner = [" ".join(g) for g in groups], "\n***\n"
-    else:
-        blocks, joiner = [" ".join(sentences)], "\n\n"
-
-    if bullet_lines:
-        blocks[-1] += "\n" + "\n".join(bullet_lines)
+    grouped = _blocks(spec, sentences, punctuate)
+    if grouped is None:
+        return None
+    blocks, joiner = grouped
+    lines = _list_lines(spec, request, language, offset) + _dialogue_lines(request)
+    if lines:
+        blocks[-1] += "\n" + "\n".join(lines)
+    if request.letter:
+        blocks[0] = f"{SALUTATION}\n{blocks[0]}"
+        blocks[-1] += f"\n{SIGN_OFF}"
     if "detectable_content:postscript" in spec:
         marker = spec["detectable_content:postscript"]["postscript_marker"]
         text = POSTSCRIPT_TEXT if punctuate else _unpunctuated(POSTSCRIPT_TEXT)
@@ -285,15 +367,17 @@ def _body(spec: Mapping[str, Mapping[str, Any]], style: Style, with_title: bool)
     return text
 
 
-def compose(spec: Mapping[str, Mapping[str, Any]], style: Style) -> str | None:
-    """A whole candidate response for instructions ``spec`` (id -> arguments)."""
-    if "detectable_format:constrained_response" in spec:
-        return "My answer is yes."
-    body = _body(spec, style, True)
+def compose(
+    spec: Mapping[str, Mapping[str, Any]], style: Style, request: RequestCheck = NO_REQUEST
+) -> str | None:
+    """A whole candidate response for instructions ``spec`` (id -> arguments) and ``request``."""
+    body = _body(spec, style, True, request)
     if body is None:
         return None
+    if "detectable_format:constrained_response" in spec:
+        return f"My answer is {request.answer or 'yes'}. {body}"
     if "combination:two_responses" in spec:
-        second = _body(spec, dataclasses.replace(style, offset=style.offset + 3), False)
+        second = _body(spec, dataclasses.replace(style, offset=style.offset + 3), False, request)
         if second is None or second.strip() == body.strip():
             return None
         body = f"{body}\n******\n{second}"
@@ -311,17 +395,22 @@ def compose(spec: Mapping[str, Mapping[str, Any]], style: Style) -> str | None:
 
 
 def reference_response(
-    ids: Sequence[str], kwargs: Sequence[Mapping[str, Any]], *, offset: int = 0
+    ids: Sequence[str],
+    kwargs: Sequence[Mapping[str, Any]],
+    accept: Callable[[str], bool],
+    *,
+    request: RequestCheck = NO_REQUEST,
+    offset: int = 0,
 ) -> str | None:
-    """A response the verifier accepts for these instructions, or None when none is found."""
+    """The shortest response found that ``accept`` (the task's verifier) takes, or None."""
     spec = dict(zip(ids, kwargs))
     language = spec.get("language:response_language", {}).get("language", "en")
     clause_options = _CLAUSES if language == "en" else (1,)
     for punctuate in (True, False):
         for clauses in clause_options:
             for count in _COUNTS:
-                text = compose(spec, Style(language, count, clauses, offset, punctuate))
-                if text is not None and verify(text, list(ids), list(kwargs)).correct:
+                text = compose(spec, Style(language, count, clauses, offset, punctuate), request)
+                if text is not None and accept(text):
                     return text
     return None
 
@@ -401,3 +490,37 @@ def break_instruction(response: str, instruction_id: str, kwargs: Mapping[str, A
     if instruction_id == "startend:quotation":
         return response.strip().strip('"')
     raise ValueError(f"no way to break {instruction_id!r}")
+
+
+def break_request(response: str, request: RequestCheck) -> list[str]:
+    """``response`` changed to leave each part of the request undone, one variant per part."""
+    try:
+        wrapped = json.loads(response)
+    except ValueError:
+        wrapped = None
+    if isinstance(wrapped, dict) and isinstance(wrapped.get("response"), str):
+        # A JSON-wrapped reference: break the text inside, keep the wrapping.
+        return [
+            json.dumps({**wrapped, "response": text}, ensure_ascii=False)
+            for text in break_request(wrapped["response"], request)
+        ]
+    wrong = []
+    if request.names or request.min_terms:
+        text = response
+        for group in (*request.names, *request.terms):
+            text = term_pattern(group).sub("item", text)
+        wrong.append(text)
+    if request.items:
+        wrong.append(re.sub(r"(?m)^([ \t>\"]*)(?:[*+\-•]|\d{1,3}[.)])[ \t]+", r"\1", response))
+    if request.letter:
+        wrong.append(re.sub(r"(?im)^([\W_]*)dear\b[^\n]*", r"\1", response))
+    if request.speakers:
+        text = response
+        for speaker in request.speakers:
+            text = re.sub(rf"(?i)\b{re.escape(speaker)}\s*:", f"{speaker} says", text)
+        wrong.append(text)
+    if request.answer is not None:
+        other = "no" if request.answer == "yes" else "yes"
+        pattern = rf"(?i)(my\s+answer\s+is\s+){request.answer}\b"
+        wrong.append(re.sub(pattern, lambda m: m.group(1) + other, response))
+    return wrong

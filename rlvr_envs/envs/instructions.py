@@ -6,18 +6,23 @@ Each factory configures a :class:`~rlvr_envs.env.TextEnv` with a task source and
   the same row layout), checked by :mod:`rlvr_envs.verifiers.ifeval`. A row naming an instruction
   the checker does not implement, or with unusable arguments, stops loading with an error that
   lists them (``skip_unsupported=True`` skips such rows with a warning instead): a row is never
-  silently scored as passed or failed.
-- ``rlvr/InstructionFollowing-v0`` (:func:`instruction_following`): seeded, unlimited tasks, each
-  one of this module's base requests with a random set of compatible instructions and arguments.
+  silently scored as passed or failed. IFEval's scoring by default (evaluation);
+  ``for_training=True`` pays no non-answers and asks for relevance to the prompt.
+- ``rlvr/InstructionFollowing-v1`` (:func:`instruction_following`): seeded, unlimited tasks, each
+  a base request with a check of its own content (:mod:`.instruction_requests`) and a random set
+  of instructions and arguments compatible with each other and with that check. The reward is
+  the request's check combined with the instructions' (gate or product); non-answers earn 0.
   Every task carries a reference response that the verifier accepts (see
-  :mod:`.instruction_solutions`), which proves the instruction set satisfiable; it follows the
-  instructions, not the request's topic, so it is a check, not a demonstration to imitate.
+  :mod:`.instruction_solutions`), which proves the task satisfiable; its filler sentences are a
+  check, not a demonstration to imitate. (v0 paid constraint-only rewards: a non-answer that
+  satisfied the form, such as ``{}`` or the prompt echoed, earned 1.)
 - ``rlvr/JSONFormat-v0`` (:func:`json_format`): produce a JSON object that matches a random
   JSON Schema shown in the prompt; every task carries a conforming reference solution.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -33,11 +38,22 @@ from ..verifiers.ifeval import (
     INSTRUCTIONS,
     IFEvalVerifier,
     InstructionError,
+    RequestCheck,
     describe,
     parse_instruction_list,
+    verify_for_training,
 )
+from ..verifiers.ifeval.request import mentions
 from ..verifiers.json_output import JSONVerifier
-from .instruction_solutions import PROCEDURAL_LANGUAGES, break_instruction, reference_response
+from .instruction_requests import BASE_REQUESTS, YES_NO_QUESTIONS, BaseRequest, first_terms
+from .instruction_solutions import (
+    PROCEDURAL_LANGUAGES,
+    SALUTATION,
+    SIGN_OFF,
+    break_instruction,
+    break_request,
+    reference_response,
+)
 
 # --- rlvr/IFEval-v0 -----------------------------------------------------------------------------
 
@@ -122,12 +138,18 @@ def ifeval(
     mode: str = "strict",
     reward: str = "prompt",
     skip_unsupported: bool = False,
+    for_training: bool = False,
+    combine: str = "gate",
     **env_kwargs: Any,
 ) -> TextEnv:
     """``rlvr/IFEval-v0``: IFEval's verifiable-instruction prompts (``google/IFEval`` or a file).
 
     ``mode`` is IFEval's ``strict`` or ``loose`` evaluation; ``reward`` is ``prompt`` (1 when every
-    instruction is followed) or ``instruction`` (the fraction followed).
+    instruction is followed) or ``instruction`` (the fraction followed). By default the scores
+    are IFEval's, comparable with published ones. ``for_training=True`` adds the training rules:
+    non-answers (an echo of the prompt, ``{}``, a lone number...) earn 0, and the response must
+    mention one of the prompt's own content words, combined with the instructions by ``combine``
+    (see :mod:`rlvr_envs.verifiers.ifeval.training`).
     """
     rows = load_benchmark(
         "google/IFEval",
@@ -139,60 +161,12 @@ def ifeval(
     env_kwargs.setdefault("reward_name", "ifeval")
     return TextEnv(
         DatasetSource(tasks, name="ifeval"),
-        IFEvalVerifier(mode=mode, reward=reward),
+        IFEvalVerifier(mode=mode, reward=reward, for_training=for_training, combine=combine),
         **env_kwargs,
     )
 
 
-# --- rlvr/InstructionFollowing-v0 ---------------------------------------------------------------
-
-BASE_REQUESTS = (
-    "Write a short story about a lighthouse keeper who finds a message in a bottle.",
-    "Describe how a bicycle works to a ten-year-old.",
-    "Write a product description for a solar-powered backpack.",
-    "Explain why the sky looks blue during the day and red at sunset.",
-    "Write a letter to a neighbour asking them to water your plants while you travel.",
-    "Give advice to someone starting their first vegetable garden.",
-    "Write a review of an imaginary restaurant that serves only soup.",
-    "Summarise the main benefits of regular walking.",
-    "Write a speech for the opening of a small town library.",
-    "Describe a typical day in the life of a beekeeper.",
-    "Explain how to prepare for a job interview.",
-    "Write a travel guide entry for a fictional island called Marrow Cay.",
-    "Write a poem about the first snowfall of winter.",
-    "Explain the difference between weather and climate.",
-    "Write an email inviting colleagues to a team picnic.",
-    "Describe the history of the printing press in simple terms.",
-    "Give tips for studying effectively before an exam.",
-    "Write a blog post about learning to cook as an adult.",
-    "Explain how a rainbow forms.",
-    "Write a short biography of an imaginary inventor named Ada Finch.",
-    "Describe the rules of a board game you invent.",
-    "Write an advertisement for a bakery that opens at midnight.",
-    "Explain why sleep matters for memory.",
-    "Write a dialogue between a cat and a robot vacuum.",
-    "Give a beginner's introduction to saving money.",
-    "Describe a walk through a busy market in the morning.",
-    "Write instructions for building a simple bird feeder.",
-    "Explain how volcanoes form.",
-    "Write a thank-you note to a teacher who made a difference.",
-    "Describe the perfect weekend for someone who loves the outdoors.",
-    "Write a news report about a town that voted to ban cars on Sundays.",
-    "Explain what a budget is and why families use one.",
-    "Write a pitch for a mobile app that helps people swap books.",
-    "Describe how bread rises.",
-    "Write a motivational message for runners before a marathon.",
-    "Explain how to care for a houseplant that gets little light.",
-)
-
-YES_NO_QUESTIONS = (
-    "Is it a good idea to learn a second language as an adult?",
-    "Can cats see in complete darkness?",
-    "Should every school teach cooking?",
-    "Is the Pacific the largest ocean on Earth?",
-    "Would you recommend reading before bed?",
-    "Is it possible to grow tomatoes indoors?",
-)
+# --- rlvr/InstructionFollowing-v1 ---------------------------------------------------------------
 
 # Keywords avoid the rare letters that letter-frequency instructions limit, so both can hold.
 KEYWORDS = (
@@ -423,6 +397,98 @@ def choose_instructions(rng: np.random.Generator, count: int) -> list[str]:
 
 
 MAX_DRAWS = 50
+CONSTRAINED = "detectable_format:constrained_response"
+LANGUAGE = "language:response_language"
+# Minimum letters of a request answered in another language: names survive translation, English
+# topic terms and word counts do not (Japanese is written without spaces).
+LANGUAGE_MIN_LETTERS = {"ja": 60}
+DEFAULT_MIN_LETTERS = 150
+
+# Instructions that cannot go with a kind of request: a letter or a list has a shape of its own
+# that a fixed first word of paragraph N would break.
+REQUEST_CONFLICTS: dict[str, frozenset[str]] = {
+    "letter": frozenset({"length_constraints:nth_paragraph_first_word"}),
+    "list": frozenset({"length_constraints:nth_paragraph_first_word"}),
+    "dialogue": frozenset(
+        {"length_constraints:nth_paragraph_first_word", "detectable_format:multiple_sections"}
+    ),
+}
+
+
+def request_allows(request: BaseRequest, instruction_ids: list[str]) -> bool:
+    """True when no instruction contradicts the request's own check."""
+    ids = set(instruction_ids)
+    if (CONSTRAINED in ids) != (request.kind == "yes/no"):
+        return False  # a fixed answer only answers a yes/no question
+    if LANGUAGE in ids and not request.any_language:
+        return False  # English topic terms cannot be asked of another language
+    return not ids & REQUEST_CONFLICTS.get(request.kind, frozenset())
+
+
+def request_check(
+    request: BaseRequest, instruction_ids: list[str], kwargs: list[dict]
+) -> RequestCheck:
+    """The request's check under these instructions (names and letters in another language)."""
+    if LANGUAGE not in instruction_ids:
+        return request.check
+    language = kwargs[instruction_ids.index(LANGUAGE)]["language"]
+    return RequestCheck(
+        names=request.check.names,
+        min_letters=LANGUAGE_MIN_LETTERS.get(language, DEFAULT_MIN_LETTERS),
+    )
+
+
+def reference_words(check: RequestCheck) -> str:
+    """The words reference responses write for a request (to keep instructions compatible)."""
+    words = [*check.names, *first_terms(check), *check.speakers]
+    if check.letter:
+        words += [SALUTATION, SIGN_OFF]
+    if check.answer:
+        words.append(f"My answer is {check.answer}")
+    return " ".join(words)
+
+
+def fit_to_request(
+    instruction_id: str, kwargs: dict[str, Any], check: RequestCheck, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Arguments adjusted so that the instruction and the request's check can both hold."""
+    needed = reference_words(check).casefold()
+    if instruction_id == "keywords:frequency" and kwargs["relation"] == "less than":
+        free = [k for k in KEYWORDS if not any(mentions(k, g) for g in check.terms)]
+        kwargs["keyword"] = _pick(rng, tuple(free))[0]
+    elif instruction_id == "keywords:letter_frequency" and kwargs["let_relation"] == "less than":
+        free = "".join(letter for letter in RARE_LETTERS if letter not in needed)
+        if free:
+            kwargs["letter"] = _pick(rng, free)[0]
+        else:
+            kwargs.update(letter=_pick(rng, COMMON_LETTERS)[0], let_relation="at least")
+    elif instruction_id == "length_constraints:number_words" and kwargs["relation"] == "less than":
+        kwargs["num_words"] = max(kwargs["num_words"], 2 * check.min_words + 40)
+    elif instruction_id == "detectable_format:number_bullet_lists" and check.items:
+        kwargs["num_bullets"] = check.items + int(rng.integers(0, 3))
+    return kwargs
+
+
+def _accepted(
+    response: str,
+    *,
+    ids: list[str],
+    kwargs: list[dict[str, Any]],
+    prompt: str,
+    check: RequestCheck,
+    request_text: str,
+) -> bool:
+    """True when the training verifier takes ``response`` for this task."""
+    verdict = verify_for_training(
+        response, ids, kwargs, prompt, request=check, request_text=request_text
+    )
+    return verdict.correct
+
+
+def _draw_request(rng: np.random.Generator, ids: list[str]) -> BaseRequest | None:
+    pool = YES_NO_QUESTIONS if CONSTRAINED in ids else BASE_REQUESTS
+    allowed = [r for r in pool if request_allows(r, ids)]
+    return allowed[int(rng.integers(len(allowed)))] if allowed else None
 
 
 def instruction_task(
@@ -430,44 +496,59 @@ def instruction_task(
 ) -> Task:
     """One base request with 1..n random compatible instructions, rendered into the prompt.
 
-    The task carries a reference response that the verifier accepts; a draw for which none is
-    found is redrawn, so every task is satisfiable.
+    The task's answer holds the instructions and the request's check; the task carries a
+    reference response that the training verifier accepts. A draw for which none is found is
+    redrawn, so every task is satisfiable.
     """
     for _ in range(MAX_DRAWS):
         count = int(rng.integers(min_instructions, max_instructions + 1))
         ids = choose_instructions(rng, count)
-        if "detectable_format:constrained_response" in ids:
-            request = _pick(rng, YES_NO_QUESTIONS)[0]
-        else:
-            request = _pick(rng, BASE_REQUESTS)[0]
+        request = _draw_request(rng, ids)
+        if request is None:
+            continue
         kwargs = [ARGUMENTS[iid](rng) for iid in ids]
+        check = request_check(request, ids, kwargs)
+        kwargs = [fit_to_request(iid, kw, check, rng) for iid, kw in zip(ids, kwargs)]
         # The request to repeat is everything said before the repeat instruction: it comes last.
         order = sorted(range(len(ids)), key=lambda i: ids[i] == "combination:repeat_prompt")
         ids, kwargs = [ids[i] for i in order], [kwargs[i] for i in order]
-        text = request
+        text = request.text
         for iid, kw in zip(ids, kwargs):
             if iid == "combination:repeat_prompt":
                 kw["prompt_to_repeat"] = text
             text = f"{text} {describe(iid, kw)}"
-        solution = reference_response(ids, kwargs, offset=int(rng.integers(1000)))
+
+        accept = functools.partial(
+            _accepted, ids=ids, kwargs=kwargs, prompt=text, check=check, request_text=request.text
+        )
+
+        solution = reference_response(
+            ids, kwargs, accept, request=check, offset=int(rng.integers(1000))
+        )
         if solution is not None:
             return Task(
                 id="",
                 prompt=text,
-                answer={"instruction_id_list": ids, "kwargs": kwargs},
+                answer={"instruction_id_list": ids, "kwargs": kwargs, "request": check.to_dict()},
                 solution=solution,
-                metadata={"request": request, "instruction_id_list": ids},
+                metadata={
+                    "request": request.text,
+                    "request_kind": request.kind,
+                    "instruction_id_list": ids,
+                },
             )
     raise RuntimeError(f"no satisfiable instruction set found in {MAX_DRAWS} draws")
 
 
 def perturb_instruction_answer(task: Task, rng: np.random.Generator) -> list[str]:
-    """Known-wrong completions: the reference broken on one instruction at a time."""
+    """Known-wrong completions: the reference broken on one instruction, or on the request."""
     answer = task.answer
-    return [
-        break_instruction(task.solution or "", iid, kw)
+    solution = task.solution or ""
+    wrong = [
+        break_instruction(solution, iid, kw)
         for iid, kw in zip(answer["instruction_id_list"], answer["kwargs"])
     ]
+    return wrong + break_request(solution, RequestCheck.from_dict(answer.get("request") or {}))
 
 
 def instruction_following(
@@ -476,9 +557,14 @@ def instruction_following(
     max_instructions: int = 3,
     mode: str = "strict",
     reward: str = "prompt",
+    combine: str = "gate",
     **env_kwargs: Any,
 ) -> TextEnv:
-    """``rlvr/InstructionFollowing-v0``: seeded requests with random compatible instructions."""
+    """``rlvr/InstructionFollowing-v1``: seeded requests with random compatible instructions.
+
+    The reward is the request's check combined with the instructions' by ``combine`` ("gate" or
+    "product"); non-answers earn 0 (see :mod:`rlvr_envs.verifiers.ifeval.training`).
+    """
     if not 1 <= min_instructions <= max_instructions <= 6:
         raise ValueError(
             "need 1 <= min_instructions <= max_instructions <= 6, got "
@@ -488,15 +574,17 @@ def instruction_following(
     def generate(rng: np.random.Generator) -> Task:
         return instruction_task(rng, min_instructions, max_instructions)
 
+    verifier = IFEvalVerifier(mode=mode, reward=reward, for_training=True, combine=combine)
     env_kwargs.setdefault("reward_name", "ifeval")
-    if mode == "strict" and reward == "prompt":
-        # Breaking one instruction zeroes only a strict, prompt-level reward.
+    if mode == "strict" and reward == "prompt" and combine == "gate":
+        # Breaking one instruction, or the request, zeroes only a strict, gated, prompt-level
+        # reward.
         env_kwargs.setdefault("perturb", perturb_instruction_answer)
     return TextEnv(
         ProceduralSource(
             generate, name="instructions", params=f"{min_instructions}-{max_instructions}"
         ),
-        IFEvalVerifier(mode=mode, reward=reward),
+        verifier,
         **env_kwargs,
     )
 

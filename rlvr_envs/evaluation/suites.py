@@ -53,7 +53,7 @@ PROVIDERS: dict[str, str] = {
     "rlvr/MBPP-v0": "the code environments (rlvr_envs.envs.code with the sandbox package)",
     "rlvr/CodeIO-v0": "the code environments (rlvr_envs.envs.code with the sandbox package)",
     "rlvr/IFEval-v0": "the instruction-following environments (rlvr_envs.envs.ifeval, branch ifeval)",
-    "rlvr/InstructionFollowing-v0": (
+    "rlvr/InstructionFollowing-v1": (
         "the instruction-following environments (rlvr_envs.envs.ifeval, branch ifeval)"
     ),
     "rlvr/JSONFormat-v0": "the format environments (rlvr_envs.envs.ifeval, branch ifeval)",
@@ -416,7 +416,7 @@ register_suite(
         "format-quick",
         (
             SuiteEntry(
-                "rlvr/InstructionFollowing-v0",
+                "rlvr/InstructionFollowing-v1",
                 tasks=24,
                 samples=4,
                 sampling=_QUICK_SAMPLING,

@@ -2,8 +2,9 @@
 
 Strict by default, unlike the common regex checks that accept trailing text, repeated blocks or
 empty blocks: the response must hold exactly one non-empty reasoning block, first (only whitespace
-before it), followed by a non-empty answer, which with ``answer_tag="answer"`` must be exactly one
-non-empty ``<answer>…</answer>`` with nothing after it. Tag names are configurable; with
+before it), followed by a non-empty answer (text made only of tags, such as ``<answer></answer>``,
+is empty), which with ``answer_tag="answer"`` must be exactly one non-empty ``<answer>…</answer>``
+with nothing after it. Tag names are configurable; with
 ``prefilled_think=True`` the opening tag is taken to be in the prompt (as DeepSeek-R1 and Qwen3
 chat templates do) and must not be repeated in the response.
 
@@ -21,6 +22,8 @@ from ..tasks import Task
 from ..verdict import Status, Verdict
 
 _TAG_NAME = re.compile(r"[A-Za-z][\w.\-]*")
+# Any opening, closing or self-closing tag: an answer made only of tags says nothing.
+_ANY_TAG = re.compile(r"</?[A-Za-z][\w.\-]*\s*/?>")
 
 
 class FormatError(ValueError):
@@ -107,8 +110,10 @@ def _analyse(
     )
     answer: str | None = None
     if answer_tag is None:
-        if after.strip():
+        if _ANY_TAG.sub("", after).strip():
             answer = after.strip()
+        elif after.strip():
+            problems.append(f"the answer after {close_think} is empty (only tags)")
         else:
             problems.append(f"no answer after {close_think}")
     else:

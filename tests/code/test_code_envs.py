@@ -9,13 +9,12 @@ import pytest
 from rlvr_envs.envs.code import fenced
 
 # MBPP items whose own reference solution cannot pass, with the reason (subset="full").
-# Their tests build objects of a class that only the solution defines (``Node`` in the
-# test_setup_code, ``Pair(...)`` in the asserts) and pass them to it. Such objects are not plain
-# data, so the solution cannot be run apart from the tests; the verdict is ``error`` or ``wrong``,
-# never a pass.
+# Their trusted setup code builds objects of a class that only the solution defines (``Node``)
+# and passes them to it: the tests' own objects are not plain data, so the solution cannot be run
+# apart from the tests; the verdict is ``error``, never a pass. (Objects the *solution* makes,
+# like mbpp/601's ``Pair(...)`` in the asserts, are handles the tests can pass back: it passes.)
 MBPP_FULL_KNOWN_FAILURES = {
     "mbpp/367": "setup code builds Node objects of the solution's class",
-    "mbpp/601": "asserts pass Pair objects of the solution's class",
     "mbpp/927": "setup code builds Node objects of the solution's class",
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from rlvr_envs.verdict import INFRASTRUCTURE_STATUSES
 from rlvr_envs.verifiers.code import verify
 
 HUMANEVAL_TESTS = """
@@ -192,6 +193,64 @@ def test_honest_solution_scores_one(style, box):
 def test_hack_scores_zero(hack, style, box):
     verdict = verify(f"```python\n{HACKS[hack]}```", sandbox=box, timeout_s=3, **STYLES[style])
     assert verdict.reward == 0.0 and not verdict.correct, (hack, style, verdict)
+    # A hack must not turn its sample into an infrastructure fault, which training drops.
+    assert verdict.status not in INFRASTRUCTURE_STATUSES, (hack, style, verdict)
+
+
+# A candidate that knows nothing of the task: it looks everywhere it can reach (the frames above
+# it, every object the garbage collector tracks, its own memory, files left anywhere) for an
+# earlier sample's solution of the same function, and runs it.
+SIBLING_THIEF = r"""
+import ctypes, gc, os, re, sys
+_pattern = re.compile(rb"def add\(a, b\):\n    return a [-+*] b  # sibling")
+def _steal():
+    found = []
+    def note(blob):
+        if isinstance(blob, str):
+            blob = blob.encode("utf-8", "replace")
+        if isinstance(blob, (bytes, bytearray)):
+            found.extend(_pattern.findall(bytes(blob)))
+    frame = sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()) + list(frame.f_globals.values()):
+            note(value)
+            if isinstance(value, (list, tuple, dict)):
+                for item in list(value.values() if isinstance(value, dict) else value):
+                    note(item)
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        for item in list(obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else []):
+            note(item)
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if parts[1].startswith("r") and (len(parts) < 6 or parts[5] in ("[heap]", "[stack]")):
+                note(ctypes.string_at(lo, hi - lo))
+    for top in ("/tmp", "/var/tmp", "/dev/shm", os.getcwd(), os.path.expanduser("~")):
+        for root, _, files in os.walk(top):
+            for name in files:
+                try:
+                    note(open(os.path.join(root, name), "rb").read(1 << 20))
+                except OSError:
+                    pass
+    return found
+_loot = [s for s in _steal() if b"+" in s]
+if _loot:
+    exec(_loot[0].decode())
+else:
+    def add(a, b):
+        return 0
+"""
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_a_sibling_solution_cannot_be_stolen(style, box):
+    sibling = "def add(a, b):\n    return a + b  # sibling\n"
+    for _ in range(box.workers):  # leave the sibling's traces on every worker
+        assert verify(f"```python\n{sibling}```", sandbox=box, timeout_s=5, **STYLES[style]).correct
+    verdict = verify(f"```python\n{SIBLING_THIEF}```", sandbox=box, timeout_s=10, **STYLES[style])
+    assert verdict.reward == 0.0 and verdict.status not in INFRASTRUCTURE_STATUSES, verdict
 
 
 @pytest.mark.parametrize("hack", ["always_equal_object", "lying_int_subclass", "prints_passed"])

@@ -37,7 +37,7 @@ def test_builtin_suites():
         "rlvr/HumanEval-v0",
     ]
     assert [e.env for e in get_suite("format-quick").entries] == [
-        "rlvr/InstructionFollowing-v0",
+        "rlvr/InstructionFollowing-v1",
         "rlvr/JSONFormat-v0",
     ]
 

@@ -340,7 +340,9 @@ print("REACHED", reached)
 
 
 def test_killing_the_parent_and_everything(harmless: Sandbox) -> None:
-    workers = [w["infra_pids"] for w in harmless.worker_info()]
+    """The job gets its own result; where it shares the worker's uid (bwrap, docker) it can kill
+    the worker's template, and the worker then retires after answering (``harmless`` checks the
+    pool still serves)."""
     res = run(
         harmless,
         f"""
@@ -359,7 +361,6 @@ except OSError:
     )
     # kill(-1) and killpg(0) include the job itself: killed, or alive because nothing matched.
     assert res.status in (ExecStatus.OK, ExecStatus.SIGNAL), res
-    assert [w["infra_pids"] for w in harmless.worker_info()] == workers  # no worker was replaced
 
 
 def test_daemon_writing_a_file_later(harmless: Sandbox, canary: Path) -> None:
@@ -426,7 +427,7 @@ for _ in range(200_000):
     nested = [nested]
 repr(nested)
 """,
-        limits=TEST_LIMITS.replace(wall_time_s=20),
+        limits=TEST_LIMITS.replace(wall_time_s=20, cpu_time_s=10),
     )
     assert res.status is ExecStatus.SIGNAL and res.signal == signal.SIGSEGV, res
 

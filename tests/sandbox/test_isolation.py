@@ -121,3 +121,36 @@ def test_docker_rejects_a_missing_image() -> None:
 def test_slots_get_distinct_uids(box: sandbox.Sandbox) -> None:
     uids = box.job_uids()
     assert len(uids) == box.workers and 0 not in uids and os.getuid() not in uids
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("bwrap", marks=pytest.mark.bwrap)])
+def test_interpreter_in_a_virtual_environment_under_tmp(backend: str) -> None:
+    """The private /tmp must not hide an interpreter that lives there (a fresh clone's .venv)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    if backend == "local" and not IS_ROOT:
+        pytest.skip("without root the local backend keeps the host's /tmp")
+    top = tempfile.mkdtemp(prefix="rlvr-venv-", dir="/tmp")
+    try:
+        venv = os.path.join(top, "clone", ".venv")
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", venv], check=True, timeout=120
+        )
+        python = os.path.join(venv, "bin", "python")
+        box = make_box(backend, workers=1, python=python)
+        try:
+            for _ in range(2):  # the tidy-up after a job must leave the interpreter alone
+                res = box.run_python(
+                    "import sys, os\nopen('/tmp/left', 'w').close()\n"
+                    "print(sys.prefix, os.path.exists(sys.executable))"
+                )
+                assert res.status is ExecStatus.OK, res
+                assert res.stdout_text.split() == [venv, "True"], res
+        finally:
+            box.close()
+        assert os.path.exists(python) and not os.path.exists(os.path.join(top, "left"))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

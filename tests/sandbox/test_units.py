@@ -165,6 +165,31 @@ def test_registry() -> None:
     sandbox.close_shared()
 
 
+def test_auto_never_settles_on_unsafe_local_without_consent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not root, no bwrap, no Docker: auto refuses local unless the caller opts in."""
+    from sandbox import registry
+
+    monkeypatch.delenv("RLVR_SANDBOX_BACKEND", raising=False)
+    monkeypatch.delenv(registry.UNSAFE_LOCAL_ENV, raising=False)
+    monkeypatch.setattr(registry, "is_root", lambda: False)
+    monkeypatch.setattr(registry, "_auto_choice", {})
+    for name in ("bwrap", "docker"):
+        monkeypatch.setattr(
+            registry.BACKENDS[name], "unavailable_reason", classmethod(lambda cls, **o: "absent")
+        )
+    with pytest.raises(sandbox.BackendUnavailable, match="allow_unsafe_local") as info:
+        sandbox.resolve_backend("auto")
+    assert "bubblewrap" in str(info.value) and "your own user" in str(info.value)
+    with pytest.raises(sandbox.BackendUnavailable):
+        sandbox.get_sandbox("auto")
+    assert sandbox.resolve_backend("auto", allow_unsafe_local=True) == "local"
+    monkeypatch.setattr(registry, "_auto_choice", {})
+    monkeypatch.setenv(registry.UNSAFE_LOCAL_ENV, "1")
+    assert sandbox.resolve_backend("auto") == "local"
+
+
 def test_auto_respects_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RLVR_SANDBOX_BACKEND", "local")
     assert sandbox.resolve_backend("auto") == "local"
@@ -285,3 +310,33 @@ def test_build_image_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
         pytest.skip(f"docker unavailable: {sandbox.available_backends()['docker']}")
     assert cli_main(["build-image"]) == 0
     assert "already present" in capsys.readouterr().out
+
+
+def test_the_leak_check_finds_processes_below_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``job_process_pids`` measures by process tree, so it works without per-slot uids."""
+    import subprocess
+    import sys
+
+    box = LocalSandbox(workers=1)
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; "
+            "subprocess.Popen(['sleep', '30']); print('up', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    left: set[int] = set()
+    try:
+        assert parent.stdout.readline() == b"up\n"
+        monkeypatch.setattr(box, "infrastructure_pids", lambda: {parent.pid})
+        monkeypatch.setattr(box, "job_uids", lambda: set())
+        left = box.job_process_pids()
+        assert len(left) == 1 and parent.pid not in left
+    finally:
+        for pid in left:  # the sleep started above
+            os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
+        box.close()

@@ -25,7 +25,7 @@ ALL_IDS = [info.id for info in list_envs(namespace="rlvr")]
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_sb3_and_gymnasium_checkers_pass_on_every_wrapped_env(env_id, shared_data):
-    env = TokenLevel(make_offline(env_id), WIDE, max_prompt_tokens=8192, max_new_tokens=8)
+    env = TokenLevel(make_offline(env_id), WIDE, max_prompt_tokens=16384, max_new_tokens=8)
     sb3_check_env(env, warn=True)
     gym_check_env(env, skip_render_check=True)
 

@@ -84,19 +84,26 @@ def split_paragraphs(text: str) -> list[str]:
     return [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
 
 
+# Inflectional endings a keyword may take ("engine" in "engines", "walk" in "walked").
+ENDINGS = r"(?:s|es|d|ed|ing|er|ers|ly)?"
+
+
 @lru_cache(maxsize=1024)
-def phrase_pattern(phrase: str) -> re.Pattern[str]:
+def phrase_pattern(phrase: str, endings: bool = False) -> re.Pattern[str]:
     """A case-insensitive whole-word pattern for ``phrase``; inner whitespace matches any run.
 
     Word boundaries are look-arounds on ``\\w``, so a phrase that begins or ends with punctuation
-    ("C++", "e.g.") still matches where it stands alone.
+    ("C++", "e.g.") still matches where it stands alone. With ``endings`` the last word may take
+    an inflectional ending.
     """
     parts = [re.escape(part) for part in phrase.split()]
     if not parts:
         raise ValueError("an empty keyword matches nothing")
-    return re.compile(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)", re.IGNORECASE)
+    tail = ENDINGS if endings and phrase[-1:].isalpha() else ""
+    return re.compile(r"(?<!\w)" + r"\s+".join(parts) + tail + r"(?!\w)", re.IGNORECASE)
 
 
-def count_phrase(text: str, phrase: str) -> int:
-    """How many times ``phrase`` occurs in ``text`` as whole words, ignoring case."""
-    return sum(1 for _ in phrase_pattern(nfkc(phrase)).finditer(nfkc(text)))
+def count_phrase(text: str, phrase: str, *, endings: bool = False) -> int:
+    """How many times ``phrase`` occurs in ``text`` as whole words (``endings``: the last word
+    inflected too), ignoring case."""
+    return sum(1 for _ in phrase_pattern(nfkc(phrase), endings).finditer(nfkc(text)))

@@ -1,23 +1,25 @@
 """Change-case instructions: capitalised-word frequency, all capitals and all lowercase English.
 
-A capitalised word has at least two letters, all upper case: "I" and "A" are always written that
-way, so counting them would make "less than N capitalised words" fail ordinary English prose.
+A capital word is counted as IFEval's reference counts it: every word token whose cased letters
+are all upper case, single letters included ("I" and "A" count, so do "NASA", "COVID-19" and
+"U.S."). Tokens split where NLTK's word tokenizer splits them: at spaces and punctuation, and
+before a contraction's apostrophe ("DON'T" is "DO" and "N'T", two capital words), but not at
+hyphens or inner periods.
 """
 
 from __future__ import annotations
 
-from ._text import WORD, nfkc
+import re
+
 from .language import detect_language
 from .registry import compare, instruction
 
+_CASE_TOKEN = re.compile(r"\w+(?:[.\-]\w+)*")
+
 
 def count_capital_words(response: str) -> int:
-    """Words of two or more letters written entirely in capitals."""
-    return sum(
-        1
-        for word in WORD.findall(nfkc(response))
-        if word.isupper() and sum(ch.isalpha() for ch in word) >= 2
-    )
+    """Word tokens whose cased characters are all upper case (single letters included)."""
+    return sum(1 for token in _CASE_TOKEN.findall(response) if token.isupper())
 
 
 @instruction(

@@ -25,7 +25,7 @@ def two_responses(response: str) -> bool:
 
 
 def _squash(text: str) -> str:
-    return " ".join(nfkc(text).split())
+    return " ".join(nfkc(text).split()).casefold()
 
 
 @instruction(
@@ -38,7 +38,8 @@ def _squash(text: str) -> str:
     ),
 )
 def repeat_prompt(response: str, *, prompt_to_repeat: str) -> bool:
-    """The response starts with the request verbatim (whitespace aside), then answers it."""
+    """The response starts with the request (case and whitespace aside, as IFEval's reference
+    compares), then answers it."""
     text, request = _squash(response), _squash(prompt_to_repeat)
     if not text.startswith(request):
         return False

@@ -1,8 +1,11 @@
 """Keyword instructions: existence, frequency, forbidden words, letter frequency.
 
 Keywords are matched as whole words, ignoring case (``cat`` is not in "category", "Cat" is
-"cat"); a multi-word keyword matches across any whitespace. Letters are counted case-insensitively
-after compatibility normalisation, so a full-width "Ａ" counts as "a".
+"cat"), with an inflectional ending allowed for existence and frequency ("engines" has "engine",
+as in IFEval's reference, which matches substrings) but not for forbidden words (IFEval's
+reference matches those as whole words); a multi-word keyword matches across any whitespace.
+Letters are counted case-insensitively after compatibility normalisation, so a full-width "Ａ"
+counts as "a".
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ def _quoted(words: tuple[str, ...]) -> str:
 )
 def keywords_existence(response: str, *, keywords: tuple[str, ...]) -> bool:
     """Every keyword occurs at least once as a whole word."""
-    return all(count_phrase(response, keyword) > 0 for keyword in keywords)
+    return all(count_phrase(response, keyword, endings=True) > 0 for keyword in keywords)
 
 
 @instruction(
@@ -34,7 +37,7 @@ def keywords_existence(response: str, *, keywords: tuple[str, ...]) -> bool:
 )
 def keyword_frequency(response: str, *, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword's whole-word count satisfies the relation."""
-    return compare(count_phrase(response, keyword), relation, frequency)
+    return compare(count_phrase(response, keyword, endings=True), relation, frequency)
 
 
 @instruction(

@@ -1,6 +1,7 @@
 """Length instructions: number of sentences, words and paragraphs, and a paragraph's first word.
 
 ``less than N`` means strictly fewer than N and ``at least N`` means N or more, as in IFEval.
+Words for ``number_words`` are runs of word characters, as IFEval's reference counts them.
 Paragraphs for ``number_paragraphs`` are separated by a markdown divider line (``***`` alone on
 its line, as the instruction asks); for ``nth_paragraph_first_word`` by blank lines.
 """
@@ -9,10 +10,13 @@ from __future__ import annotations
 
 import re
 
-from ._text import WORD, count_sentences, count_words, nfkc, split_paragraphs
+from ._text import WORD, count_sentences, nfkc, split_paragraphs
 from .registry import compare, instruction
 
-_DIVIDER_LINE = re.compile(r"^[ \t]*\*[ \t]*\*[ \t]*\*[ \t]*$", re.MULTILINE)
+_DIVIDER_LINE = re.compile(r"^[ \t]*\*\*\*[ \t]*$", re.MULTILINE)
+# Words for number_words, as IFEval's reference counts them: runs of word characters, so "can't",
+# "well-known" and "3.5" are two words each.
+_IFEVAL_WORD = re.compile(r"\w+")
 _LEADING_MARKUP = re.compile(r"^[\W_]*")
 
 
@@ -35,7 +39,7 @@ def number_sentences(response: str, *, num_sentences: int, relation: str) -> boo
 )
 def number_words(response: str, *, num_words: int, relation: str) -> bool:
     """The word count satisfies the relation."""
-    return compare(count_words(response), relation, num_words)
+    return compare(sum(1 for _ in _IFEVAL_WORD.finditer(response)), relation, num_words)
 
 
 def divider_paragraphs(response: str) -> list[str] | None:

@@ -1,11 +1,15 @@
-"""Punctuation instructions: no commas."""
+"""Punctuation instructions: no commas.
+
+Only the ASCII comma counts, as in IFEval's reference: the instruction is written in English and
+asks about English punctuation, and a full-width ``，`` or an ideographic ``、`` in CJK text is
+accepted there, so scores stay comparable with published ones.
+"""
 
 from __future__ import annotations
 
 from .registry import instruction
 
-# ASCII, full-width, ideographic, small-form and Arabic commas: all are commas to a reader.
-COMMAS = frozenset(",，、﹐﹑،")
+COMMAS = frozenset(",")
 
 
 @instruction(
@@ -13,5 +17,5 @@ COMMAS = frozenset(",，、﹐﹑،")
     describe=lambda: "In your entire response, refrain from the use of any commas.",
 )
 def no_comma(response: str) -> bool:
-    """No comma character of any script."""
+    """No ASCII comma."""
     return not any(ch in COMMAS for ch in response)

@@ -20,9 +20,10 @@ QUOTE_PAIRS = (('"', '"'), ("“", "”"), ("＂", "＂"))
     ),
 )
 def end_checker(response: str, *, end_phrase: str) -> bool:
-    """The response ends with the phrase (case-sensitive), only closing marks after it."""
-    phrase = nfkc(end_phrase).strip()
-    text = nfkc(response).rstrip()
+    """The response ends with the phrase (case aside, as in IFEval's reference), only closing
+    marks after it."""
+    phrase = nfkc(end_phrase).strip().casefold()
+    text = nfkc(response).rstrip().casefold()
     for candidate in (text, text.rstrip(_CLOSERS)):
         if candidate.endswith(phrase):
             before = candidate[: -len(phrase)][-1:]

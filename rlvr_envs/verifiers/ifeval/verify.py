@@ -80,7 +80,8 @@ def parse_instruction_list(
     return [parse_arguments(iid, kw, prompt) for iid, kw in pairs]
 
 
-def _check_mode(mode: str, reward: str) -> None:
+def check_options(mode: str, reward: str) -> None:
+    """A ``ValueError`` unless ``mode`` and ``reward`` are known."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if reward not in REWARDS:
@@ -103,7 +104,7 @@ def verify(
     """
     if not isinstance(response, str):
         raise TypeError(f"response must be a str, got {type(response).__name__}")
-    _check_mode(mode, reward)
+    check_options(mode, reward)
     candidates = [response] if mode == "strict" else loose_variants(response)
     candidates = [text for text in candidates if text.strip()]
     try:
@@ -164,23 +165,3 @@ def task_instructions(task: Task) -> tuple[list[str], list[Mapping[str, Any] | N
         )
     ids = list(answer["instruction_id_list"])
     return ids, _kwargs_list(ids, answer.get("kwargs"))
-
-
-class IFEvalVerifier:
-    """``verifier(completion, task)`` over a task whose answer lists IFEval instructions."""
-
-    def __init__(self, *, mode: str = "strict", reward: str = "prompt") -> None:
-        _check_mode(mode, reward)
-        self.mode = mode
-        self.reward = reward
-
-    def __call__(self, completion: str, task: Task) -> Verdict:
-        try:
-            ids, kwargs_list = task_instructions(task)
-        except InstructionError as error:
-            return Verdict.make(Status.ERROR, str(error))
-        prompt = task.metadata.get("request", task.prompt)
-        return verify(completion, ids, kwargs_list, prompt, self.mode, reward=self.reward)
-
-    def __repr__(self) -> str:
-        return f"IFEvalVerifier(mode={self.mode!r}, reward={self.reward!r})"
