@@ -206,13 +206,16 @@ TOOL_RUN: dict[str, Any] = dict(
     lr=1e-3,
     lr_schedule="linear",
     gradient_checkpointing=False,
-    warmup_steps=60,
+    # Copying the question's digits into the call and the tool's result into the answer takes
+    # the tiny model a few hundred steps to learn (held-out accuracy 13% after 360 steps, 32%
+    # after 400, 88% after 1000): 400 leave room for RL to show.
+    warmup_steps=400,
     warmup_batch_size=32,
     warmup_lr=3e-3,
     warmup_completion="demonstration",
-    warmup_examples=1024,
-    eval_tasks=200,
-    eval_every=10,
+    warmup_examples=8192,
+    eval_tasks=100,
+    eval_every=20,
     tiny_model=dict(
         tools=True,
         vocab_size=1024,
