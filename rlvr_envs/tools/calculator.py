@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import warnings
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -94,7 +95,10 @@ def evaluate(expression: str) -> Fraction:
     if not text:
         raise CalculatorError("the expression is empty")
     try:
-        tree = ast.parse(text, mode="eval")
+        # Sloppy literals ("1if") make the parser warn on stderr; refuse them instead.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SyntaxWarning)
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise CalculatorError(f"cannot parse {expression!r:.80}: {exc.msg}") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
