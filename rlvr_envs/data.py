@@ -100,7 +100,8 @@ def read_hub(name: str, *, split: str = "test", config: str | None = None) -> li
     except Exception as error:  # network, auth and missing-split errors all look different
         raise DataError(
             f"could not load {name!r} (config={config!r}, split={split!r}) from the Hugging Face "
-            f"hub: {type(error).__name__}: {error}. Offline? Pass a local file with data_path=."
+            f"hub: {type(error).__name__}: {error}. Offline? Pass a local file with data_path=, or "
+            f"point ${DATA_DIR_VARIABLE} at a folder holding the benchmark files."
         ) from error
     return [dict(row) for row in dataset]
 

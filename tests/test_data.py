@@ -65,8 +65,10 @@ def test_bad_files(tmp_path):
 def test_hub_names_fail_clearly_offline(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(DataError, match="data_path"):
+    with pytest.raises(DataError, match="data_path") as caught:
         load_rows("someone/not-a-cached-dataset")
+    # Offline users are told both ways to point at local files.
+    assert "$RLVR_ENVS_DATA_DIR" in str(caught.value)
 
 
 def test_load_benchmark_prefers_data_path_then_data_dir(tmp_path, monkeypatch, files):

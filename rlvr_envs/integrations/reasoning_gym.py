@@ -26,7 +26,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -42,6 +41,7 @@ from ..tasks import ProceduralSource, Task
 from ..verdict import Status, Verdict
 from ..verifiers.math.extract import strip_thinking
 from .rg_catalog import GENERATORS, REGISTERED, RG_VERSION, UNAVAILABLE, env_id
+from .rg_checks import STRICTER
 from .rg_scoring import GUARDS, ScorerFailed, ScorerUnavailable, ScoreTimeout, scorer_pool
 
 __all__ = [
@@ -63,46 +63,31 @@ REFERENCE_IN_METADATA = {
 }
 NO_REFERENCE = frozenset({"boxnet", "rush_hour"})
 
-# Guards of .rg_scoring, for the scorers that eval the answer or parse any digit string exactly.
+# Guards of .rg_scoring, for the scorers that eval the answer, parse any digit string exactly, read
+# NaN as a number or loop as often as a number in the answer says.
 GUARDED = {
     "binary_matrix": "literal",
     "n_queens": "literal",
     "spiral_matrix": "literal",
     "string_insertion": "literal",
     "coin_flip": "number",
-    "countdown": "expression",
-    "puzzle24": "expression",
+    "complex_arithmetic": "complex",
+    "countdown": "arithmetic",
+    "puzzle24": "arithmetic",
     "simple_integration": "expression",
+    "rubiks_cube": "small_counts",
+    "rush_hour": "small_counts",
 }
 # Scorers that do sympy arithmetic on the answer: they run in a worker process with a time limit.
 ISOLATED = frozenset({"countdown", "puzzle24", "simple_integration"})
 # Scorers that validate a solution rather than compare it with one answer: another task's answer
 # may be right here too, so ``rlvr-envs check`` only feeds them answers that fit no task.
 MULTI_SOLUTION = frozenset(
-    """boxnet countdown cryptarithm graph_color jugs palindrome_generation puzzle24 quantum_lock
-    rubiks_cube rush_hour sokoban tower_of_hanoi""".split()
+    """boxnet countdown cryptarithm graph_color jugs n_queens palindrome_generation puzzle24
+    quantum_lock rubiks_cube rush_hour sokoban tower_of_hanoi""".split()
 )
 NOT_AN_ANSWER = ("?", "none")
 
-
-def _numbers_are_the_puzzles(answer: str, entry: Mapping[str, Any]) -> str | None:
-    """puzzle24's scorer checks the value and the count of numbers, not which numbers."""
-    used = sorted(int(n) for n in re.findall(r"\d+", answer))
-    if used != sorted(entry["metadata"]["numbers"]):
-        return f"the expression uses {used}, not the puzzle's numbers {sorted(entry['metadata']['numbers'])}"
-    return None
-
-
-def _close_to_the_probability(answer: str, entry: Mapping[str, Any]) -> str | None:
-    """coin_flip's prefix credit reaches 1.0 for any prefix ("0" for 0.3125): demand the value."""
-    got, want = Fraction(answer.replace(" ", "")), Fraction(str(entry["answer"]))
-    if abs(got - want) > Fraction(1, 10_000):
-        return f"{answer} is not the probability"
-    return None
-
-
-# Checks run before a scorer that is too lenient on its own (after the guard, so inputs are tame).
-STRICTER = {"puzzle24": _numbers_are_the_puzzles, "coin_flip": _close_to_the_probability}
 
 DEFAULT_SEED = 0
 DEFAULT_SIZE = 100_000
@@ -393,7 +378,7 @@ class ReasoningGymVerifier:
         fields: dict[str, Any] = {"extracted": answer[:200], "expected": reference}
         refused = self.guard(answer) if self.guard else None
         if refused is None and self.source.generator in STRICTER:
-            refused = STRICTER[self.source.generator](answer, entry)
+            refused = STRICTER[self.source.generator](answer, entry, self.source.dataset.config)
         if refused is not None:
             return Status.WRONG, refused, {**fields, "details": {"rg_score": 0.0}}
         try:

@@ -7,10 +7,12 @@ and some recurse or loop in proportion to the answer's length. Three defences, a
 
 - a length cap per task, so no scorer ever sees a megabyte;
 - a character guard for the scorers that ``eval`` the answer: Python-literal answers (no
-  parentheses, operators, dots or colons: nothing can be called or computed), plain numbers, or
-  math expressions made of numbers, single-letter symbols and known function names (no
-  underscores, quotes, dots or brackets, so ``parse_expr`` cannot reach anything but sympy's
-  arithmetic);
+  parentheses, operators, dots or colons: nothing can be called or computed), plain numbers,
+  arithmetic over integers (digits, ``+ - * /`` and parentheses), or math expressions made of
+  numbers, single-letter symbols and known function names (no underscores, quotes, dots or
+  brackets, so ``parse_expr`` cannot reach anything but sympy's arithmetic); and guards for
+  scorers that would read ``nan`` as a number (complex numbers) or loop as many times as a number
+  in the answer says (a move repeated ``R100000000`` times);
 - a separate worker process with a wall-clock limit for the sympy scorers, whose arithmetic on an
   allowed expression (a power tower) can still run for ever. A worker that overruns is killed and
   the answer is graded ``timeout``.
@@ -37,6 +39,9 @@ from typing import Any
 _LITERAL = re.compile(r"[A-Za-z0-9_\s,\[\]'\"\-]*")
 _NUMBER = re.compile(r"\s*[-+]?\d{1,30}(?:\.\d{1,30})?(?:[eE][-+]?\d{1,3})?(?:\s*/\s*\d{1,30})?\s*")
 _EXPRESSION_CHARS = re.compile(r"[A-Za-z0-9\s+\-*/^().]*")
+_ARITHMETIC_CHARS = re.compile(r"[0-9\s+\-*/()]*")
+_COMPLEX_CHARS = re.compile(r"[0-9\s+\-.()ijeE]*")  # no room for "nan" or "inf"
+_LONG_COUNT = re.compile(r"\d{2,}")
 _WORD = re.compile(r"[A-Za-z]+")
 _FUNCTIONS = frozenset(
     "sin cos tan cot sec csc asin acos atan sinh cosh tanh exp log ln sqrt Abs abs pi E I".split()
@@ -71,7 +76,41 @@ def expression_guard(answer: str) -> str | None:
     return None
 
 
-GUARDS = {"literal": literal_guard, "number": number_guard, "expression": expression_guard}
+def _refuse_other_characters(answer: str, allowed: re.Pattern[str], what: str) -> str | None:
+    if allowed.fullmatch(answer) is None:
+        bad = next(c for c in answer if allowed.fullmatch(c) is None)
+        return f"the answer holds {bad!r}, which is not part of {what}"
+    return None
+
+
+def arithmetic_guard(answer: str) -> str | None:
+    """None for digits, ``+ - * /``, parentheses and spaces only, else why it is refused."""
+    return _refuse_other_characters(answer, _ARITHMETIC_CHARS, "an expression with + - * /")
+
+
+def complex_guard(answer: str) -> str | None:
+    """None for a complex number written with digits, ``.``, ``e``, ``i`` or ``j``, signs and
+    parentheses (so never ``nan`` or ``inf``, which scored 1.0), else why it is refused."""
+    return _refuse_other_characters(answer, _COMPLEX_CHARS, "a complex number")
+
+
+def small_counts_guard(answer: str) -> str | None:
+    """None when no number in the answer has two digits or more: the scorers of move sequences
+    repeat a move (or slide a car) once per unit of the count, so ``R100000000`` never ends."""
+    match = _LONG_COUNT.search(answer)
+    if match:
+        return f"the count {match.group()[:20]} is too large (a move repeats at most 9 times)"
+    return None
+
+
+GUARDS = {
+    "literal": literal_guard,
+    "number": number_guard,
+    "expression": expression_guard,
+    "arithmetic": arithmetic_guard,
+    "complex": complex_guard,
+    "small_counts": small_counts_guard,
+}
 
 
 # --- isolated scoring ---------------------------------------------------------------------------

@@ -15,6 +15,11 @@ processes and keep their own statistics.
 The same seed gives the same difficulty while the statistics do not move, and a seed that was
 used recently keeps its difficulty even after they move, so the G episodes of a GRPO group reset
 with one seed always share one task.
+
+Only episodes the curriculum drew count: a task named or injected through ``reset(options=...)``
+runs at the current value but its outcome is not recorded (``info["difficulty_counted"]`` is
+False), and neither is an infrastructure fault (an ``error`` or ``sandbox_error`` verdict), which
+is the grader's failure rather than the policy's.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from ..verdict import INFRASTRUCTURE_STATUSES
+
 _SEED_MEMORY = 4096  # recent seeds whose difficulty is kept
+_INFRASTRUCTURE = frozenset(str(status) for status in INFRASTRUCTURE_STATUSES)
 
 
 class CurriculumStats:
@@ -154,6 +162,15 @@ class CurriculumStats:
                 f"the saved curriculum is over {state['settings']['values']}, this one over "
                 f"{self.values}"
             )
+        count = len(self.values)
+        if not 0 <= int(state["current"]) < count or int(state["since_move"]) < 0:
+            raise ValueError(
+                f"the saved position (current={state['current']}, since_move="
+                f"{state['since_move']}) does not fit {count} values"
+            )
+        for key in ("outcomes", "episodes", "successes"):
+            if len(state[key]) != count:
+                raise ValueError(f"the saved {key!r} has {len(state[key])} entries, not {count}")
         with self._lock:
             self._current = int(state["current"])
             self._since_move = int(state["since_move"])
@@ -222,6 +239,7 @@ class Curriculum(gym.Env):
         self.action_space = first.action_space
         self.render_mode = env_kwargs.get("render_mode")
         self._active: int | None = None
+        self._counted = False
 
     def _env(self, index: int) -> gym.Env:
         if index not in self._envs:
@@ -250,7 +268,11 @@ class Curriculum(gym.Env):
         inner_seed = int(self.np_random.integers(2**63 - 1))
         observation, info = self._env(index).reset(seed=inner_seed, options=options)
         self._active = index
+        # A task named or injected through options was not drawn at this difficulty: its outcome
+        # says nothing about the level (and would let the caller push the level anywhere).
+        self._counted = not (options and ("task" in options or "task_id" in options))
         info = dict(info, difficulty=self.stats.values[index], difficulty_review=review)
+        info["difficulty_counted"] = self._counted
         return observation, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -259,8 +281,10 @@ class Curriculum(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step()")
         observation, reward, terminated, truncated, info = self._envs[self._active].step(action)
         info = dict(info, difficulty=self.stats.values[self._active])
-        if terminated or truncated:
-            verdict = info.get("verdict")
+        verdict = info.get("verdict")
+        # An infrastructure fault is dropped from training, not the policy's failure.
+        faulted = bool(verdict) and verdict["status"] in _INFRASTRUCTURE
+        if (terminated or truncated) and self._counted and not faulted:
             success = verdict["correct"] if verdict else float(reward) >= self.success_reward
             self.stats.record(self._active, bool(success))
         return observation, reward, terminated, truncated, info

@@ -76,6 +76,15 @@ def extract_final_answer(
         where = "<answer></answer> tags"
     if found is None or not found.answer.strip():
         return Verdict.make(Status.NO_ANSWER, f"no answer in {where}")
+    lowered = found.answer.lower()
+    if "<answer>" in lowered or "</answer>" in lowered:
+        # Nested tags leave a stray tag in the answer, and lenient scorers drop the item it is
+        # glued to: "<answer>0.0<answer>0.0, 1.5</answer></answer>" was read as "0.0".
+        return Verdict.make(
+            Status.WRONG,
+            "answer tags inside the answer: give one answer",
+            extracted=found.answer[:200],
+        )
     if len(found.answer) > max_chars:
         return Verdict.make(
             Status.INVALID_INPUT,

@@ -23,7 +23,7 @@ MAX_LITERAL_DIGITS = 6  # longer digit runs cannot be one of the given numbers
 _TOKEN = re.compile(r"\s*(?:(\d+)|([-+*/()×÷−–·]))")
 _OPERATOR = {"+": "+", "-": "-", "−": "-", "–": "-", "*": "*", "×": "*", "·": "*", "/": "/"}
 _OPERATOR["÷"] = "/"
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3}
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,9 @@ def _tokens(text: str) -> list[str]:
 
 
 def _apply(values: list[Fraction], op: str) -> None:
+    if op == "neg":  # only reachable when the caller allows unary minus; an operand precedes it
+        values[-1] = -values[-1]
+        return
     if len(values) < 2:
         raise ExpressionError(f"operator {op!r} is missing an operand")
     right, left = values.pop(), values.pop()
@@ -102,8 +105,13 @@ def _apply(values: list[Fraction], op: str) -> None:
         values.append(left / right)
 
 
-def evaluate_expression(text: str) -> tuple[Fraction, list[int]]:
-    """The exact value of ``text`` and the numbers it uses (iterative; any nesting depth)."""
+def evaluate_expression(text: str, *, unary_minus: bool = False) -> tuple[Fraction, list[int]]:
+    """The exact value of ``text`` and the numbers it uses (iterative; any nesting depth).
+
+    ``unary_minus`` accepts ``-`` in front of an operand (reasoning-gym's own Countdown answers
+    start with one); it adds no reachable positive value, since any negation can be moved into a
+    binary minus.
+    """
     values: list[Fraction] = []
     ops: list[str] = []
     numbers: list[int] = []
@@ -130,6 +138,9 @@ def evaluate_expression(text: str) -> tuple[Fraction, list[int]]:
                 raise ExpressionError("unbalanced ')'")
             ops.pop()
         else:
+            if expect_operand and token == "-" and unary_minus:
+                ops.append("neg")
+                continue
             if expect_operand:
                 raise ExpressionError(f"operator {token!r} without a left operand")
             while ops and ops[-1] != "(" and _PRECEDENCE[ops[-1]] >= _PRECEDENCE[token]:

@@ -149,7 +149,8 @@ def parse_nodes(text: str, num_nodes: int) -> list[int] | str:
     for token in _NODE_LIST.split(text.strip()):
         if not token:
             continue
-        if not (token.isdigit() and len(token) <= 6):
+        # isascii: str.isdigit() also holds for "²" and "①", which int() refuses.
+        if not (token.isascii() and token.isdigit() and len(token) <= 6):
             return f"{token[:20]!r} is not a node number"
         if int(token) >= num_nodes:
             return f"there is no node {token}"
