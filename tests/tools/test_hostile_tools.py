@@ -72,6 +72,9 @@ def test_hostile_code_is_contained_per_episode(envs) -> None:
         assert "session restarted" in last_response(obs), last_response(obs)
         assert not terminated and info["tool_calls"][0]["kind"] == "ok"
     obs, *_ = a.step(call(MEMORY_BOMB))
-    assert "MemoryError" in last_response(obs) or "out of memory" in last_response(obs)
+    # Usually a MemoryError; on a loaded machine, reclaim near the memory limit can be slow
+    # enough for the call's wall time to stop it first. Contained either way.
+    stopped = ("MemoryError", "out of memory", "over the wall time limit")
+    assert any(s in last_response(obs) for s in stopped), last_response(obs)
     obs, *_ = b.step(call("print(mine + 1)"))  # b's state went through it all untouched
     assert last_response(obs) == "2"
