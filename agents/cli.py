@@ -39,12 +39,14 @@ _FIELDS = {
     "eval_every": "eval_every",
     "save_every": "save_every",
     "threads": "num_threads",
+    "generation_batch_size": "generation_batch_size",
+    "report_to": "report_to",
 }
 
 
 def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="hub id or local path of a causal LM (default: tiny, offline)")
-    p.add_argument("--env", help="environment id (default: rlvr/Arithmetic-v0, level 1)")
+    p.add_argument("--env", help="environment id (default: rlvr/Arithmetic-v1, level 1)")
     add_key_value_option(
         p, "--env-arg", "KEY=VALUE", "environment keyword argument (repeatable; JSON values)"
     )
@@ -57,6 +59,11 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="learning rate")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=("auto", "bf16-mixed", "bf16", "fp32"))
+    p.add_argument(
+        "--allow-bf16-weights",
+        action="store_true",
+        help="accept --precision bf16 (bf16 weights: small updates round away)",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument(
         "--loss",
@@ -74,6 +81,16 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, help="evaluate every N steps too")
     p.add_argument("--save-every", type=int, help="checkpoint every N steps")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument(
+        "--generation-batch-size",
+        type=int,
+        help="completions per generation call; later ones generate while earlier are verified",
+    )
+    p.add_argument(
+        "--report-to",
+        metavar="LIST",
+        help="metrics go to metrics.jsonl and also to: tensorboard, wandb (comma-separated)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint")
     p.add_argument("--mask-truncated", action="store_true", help="no loss on cut completions")
     p.add_argument("--no-dynamic-sampling", action="store_true")
@@ -102,6 +119,8 @@ def config_values(args: argparse.Namespace) -> dict[str, Any]:
         values["resume"] = True
     if args.mask_truncated:
         values["mask_truncated"] = True
+    if args.allow_bf16_weights:
+        values["allow_bf16_weights"] = True
     for name, off in (
         ("dynamic_sampling", args.no_dynamic_sampling),
         ("progress", args.no_progress),

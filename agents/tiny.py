@@ -13,6 +13,10 @@ Two architectures with two chat formats:
 - ``llama``: Llama-3 style headers (``<|start_header_id|>role<|end_header_id|>\\n\\n...<|eot_id|>``);
   a BOS token is prepended to plain text, there is no pad token, and the generation config stops on
   ``<|end_of_text|>`` and ``<|eot_id|>``.
+
+``granite`` and ``cohere`` build those architectures with the ``llama`` tokenizer and chat format:
+both change the logits after the output layer (Granite divides them by ``logits_scaling``, Cohere
+multiplies them by ``logit_scale``), which the trainer's log-probs must reproduce.
 """
 
 from __future__ import annotations
@@ -154,6 +158,15 @@ DEFAULT_CORPUS: tuple[str, ...] = (
 )
 
 
+# arch -> (config class, model class) in transformers
+_ARCHITECTURES = {
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM"),
+    "llama": ("LlamaConfig", "LlamaForCausalLM"),
+    "granite": ("GraniteConfig", "GraniteForCausalLM"),
+    "cohere": ("CohereConfig", "CohereForCausalLM"),
+}
+
+
 def train_tokenizer(
     arch: str = "qwen2",
     *,
@@ -261,27 +274,29 @@ def build_tiny_model(
     ``tools``: a tokenizer with the tool-call tags as tokens (see :func:`train_tokenizer`).
     """
     import torch
-    from transformers import (
-        GenerationConfig,
-        LlamaConfig,
-        LlamaForCausalLM,
-        Qwen2Config,
-        Qwen2ForCausalLM,
-    )
+    import transformers
+    from transformers import GenerationConfig
 
+    if arch not in _ARCHITECTURES:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(_ARCHITECTURES)}")
+    config_name, model_name = _ARCHITECTURES[arch]
+    config_cls, model_cls = getattr(transformers, config_name), getattr(transformers, model_name)
+    chat_format = "qwen2" if arch == "qwen2" else "llama"
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(
-        arch, corpus=corpus, vocab_size=vocab_size, pad_equals_eos=pad_equals_eos, tools=tools
+        chat_format,
+        corpus=corpus,
+        vocab_size=vocab_size,
+        pad_equals_eos=pad_equals_eos,
+        tools=tools,
     )
 
-    if arch == "qwen2":
+    if chat_format == "qwen2":
         eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
-        config_cls, model_cls = Qwen2Config, Qwen2ForCausalLM
         bos_id = None
     else:
         eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|end_of_text|>", "<|eot_id|>")]
-        config_cls, model_cls = LlamaConfig, LlamaForCausalLM
         bos_id = tokenizer.bos_token_id
     pad_id = tokenizer.pad_token_id
     settings: dict[str, Any] = {
@@ -295,7 +310,7 @@ def build_tiny_model(
         "initializer_range": initializer_range,
         "tie_word_embeddings": True,
         "bos_token_id": bos_id,
-        "eos_token_id": eos_ids[0] if arch == "qwen2" else eos_ids,
+        "eos_token_id": eos_ids[0] if chat_format == "qwen2" else eos_ids,
         "pad_token_id": pad_id,
     }
     settings.update(config_overrides)

@@ -3,7 +3,8 @@
 Both train the same random-weight Qwen2-architecture model built from a config (the shape of
 Qwen2.5-0.5B: hidden 896, 24 layers, 14 heads, 2 KV heads, intermediate 4864, tied embeddings;
 the tokenizer is trained on the fly and padded with added tokens to the 151,936-token vocabulary)
-on the same prompts with the same settings: bf16, G completions per prompt, fixed prompt and
+on the same prompts with the same settings: bf16-mixed (fp32 weights, bf16 autocast) on both
+sides, G completions per prompt, fixed prompt and
 completion lengths (the EOS logits are masked in both, so every completion has exactly
 ``--completion-tokens`` tokens), gradient checkpointing, no KL, one update per batch, DAPO token
 aggregation, learning rate 1e-6, TRL with ``use_vllm=False``. The reward is the math verifier's
@@ -11,13 +12,15 @@ through the same environment in both (TRL through ``rlvr_envs.integrations.trl``
 deterministic hash bonus so that a random model's groups still have different rewards and both
 trainers do real updates. Nothing is downloaded.
 
-    python benchmarks/gpu_grpo.py                      # GPU: batches of 8 and 32 prompts, G=8
+    python benchmarks/gpu_grpo.py                      # GPU: 8 and 32 prompts x G=8, 7 steps each
     python benchmarks/gpu_grpo.py --tiny --device cpu  # a CPU smoke run of both paths
 
-Reported per trainer, as medians over the steps after the first (which warms up kernels and
-allocators): seconds per step, generation tokens/s (completion tokens / generation time),
-training tokens/s (prompt + completion tokens / time outside generation and verification), peak
-GPU memory, and the generate / verify / train split; then TRL's time over ours (> 1: ours faster).
+Reported per trainer, as the median [min-max] over the steps after the first (which warms up
+kernels, allocators and CUDA graphs; 6 timed steps by default): seconds per step, generation
+tokens/s (completion tokens / generation time), training tokens/s (prompt + completion tokens /
+time outside generation and verification), peak GPU memory, the generate / verify / train split,
+and for ours the mean |sampler - trainer| log-prob (bf16 rounding); then TRL's time over ours
+(> 1: ours faster).
 """
 
 from __future__ import annotations
@@ -237,27 +240,31 @@ def run_ours(
     steps = [r for r in records if "time_step_s" in r][1:] or records[-1:]
     tokens = batch * (args.prompt_tokens + args.completion_tokens)
     completion = batch * args.completion_tokens
-    step_s = statistics.median(r["time_step_s"] for r in steps)
-    gen = statistics.median(r["time_generate_s"] for r in steps)
-    verify = statistics.median(r["time_verify_s"] for r in steps)
-    train = statistics.median(r["time_train_s"] for r in steps)
-    lengths = {r["length_mean"] for r in steps}
+    step_s = [r["time_step_s"] for r in steps]
+    gen = [r["time_generate_s"] for r in steps]
+    train = [r["time_train_s"] for r in steps]
     return {
         "trainer": "ours" if graphs else "ours-loop",
         "decode": summary["decode"],
         "decode_fallback": summary["decode_fallback"],
         "prompts": prompts,
         "batch": batch,
-        "s_per_step": step_s,
-        "gen_tok_s": completion / gen,
-        "train_tok_s": tokens / train,
-        "generate_s": gen,
-        "verify_s": verify,
-        "train_s": train,
+        "s_per_step": spread(step_s),
+        "gen_tok_s": spread([completion / g for g in gen]),
+        "train_tok_s": spread([tokens / t for t in train]),
+        "generate_s": spread(gen),
+        "verify_s": spread([r["time_env_wait_s"] for r in steps]),
+        "train_s": spread(train),
+        "sampler_logprob_diff": spread([r["sampler_logprob_diff"] for r in steps]),
         "peak_gib": peak,
-        "completion_lengths": sorted(lengths),
+        "completion_lengths": sorted({r["length_mean"] for r in steps}),
         "steps_measured": len(steps),
     }
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min and max of per-step figures."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def run_trl(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> dict[str, Any]:
@@ -272,8 +279,8 @@ def run_trl(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> d
     batch = prompts * args.group_size
     micro = min(batch, args.micro_batch_size)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    # bf16-mixed as ours: fp32 weights, and TRL's bf16=True runs the forwards under bf16 autocast.
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     eos = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
     hook = mask_eos(model, eos)
 
@@ -325,7 +332,7 @@ def run_trl(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> d
         scale_rewards="group",
         temperature=1.0,
         use_vllm=False,
-        bf16=cuda,
+        bf16=args.precision == "bf16-mixed",
         gradient_checkpointing=True,
         max_steps=args.steps,
         logging_steps=1,
@@ -353,60 +360,56 @@ def run_trl(args: argparse.Namespace, path: Path, prompts: int, work: Path) -> d
     rewards.close()
     del trainer, model
     measured = slice(1, None) if len(timings["step"]) > 1 else slice(None)
-    step_s = statistics.median(timings["step"][measured])
-    gen = statistics.median(timings["step_generate"][measured])
-    verify = statistics.median(timings["step_verify"][measured])
-    train = statistics.median(
-        s - g - v
-        for s, g, v in zip(
-            timings["step"][measured],
-            timings["step_generate"][measured],
-            timings["step_verify"][measured],
-        )
-    )
+    step_s = timings["step"][measured]
+    gen = timings["step_generate"][measured]
+    verify = timings["step_verify"][measured]
+    train = [s - g - v for s, g, v in zip(step_s, gen, verify)]
     tokens = batch * (args.prompt_tokens + args.completion_tokens)
     return {
         "trainer": "TRL",
         "decode": "generate",
         "prompts": prompts,
         "batch": batch,
-        "s_per_step": step_s,
-        "gen_tok_s": batch * args.completion_tokens / gen,
-        "train_tok_s": tokens / train,
-        "generate_s": gen,
-        "verify_s": verify,
-        "train_s": train,
+        "s_per_step": spread(step_s),
+        "gen_tok_s": spread([batch * args.completion_tokens / g for g in gen]),
+        "train_tok_s": spread([tokens / t for t in train]),
+        "generate_s": spread(gen),
+        "verify_s": spread(verify),
+        "train_s": spread(train),
         "peak_gib": peak,
-        "steps_measured": len(timings["step"][measured]),
+        "steps_measured": len(step_s),
     }
 
 
+def _cell(figure: dict[str, float], fmt: str) -> str:
+    """``median [min-max]``."""
+    return f"{figure['median']:{fmt}} [{figure['min']:{fmt}}-{figure['max']:{fmt}}]"
+
+
 def table(results: list[dict[str, Any]], group_size: int) -> str:
-    """Rows per trainer and batch, then TRL / ours ratios."""
+    """Rows per trainer and batch (median [min-max] over the timed steps), then TRL / ours."""
     columns = ("batch", "trainer", "decode", "s/step", "gen tok/s", "train tok/s")
-    columns += ("generate s", "verify s", "train s", "peak GiB")
-    widths = (9, 9, 11, 7, 10, 11, 10, 8, 7, 8)
+    columns += ("generate s", "verify s", "train s", "peak GiB", "steps", "|dlogp|")
+    widths = (9, 9, 11, 17, 19, 19, 17, 8, 17, 8, 5, 8)
+    formats = (".2f", ",.0f", ",.0f", ".2f", ".3f", ".2f")
     header = "  ".join(
         f"{c:>{w}}" if i > 2 else f"{c:<{w}}" for i, (c, w) in enumerate(zip(columns, widths))
     )
     lines = [header, "-" * len(header)]
     by_batch: dict[int, dict[str, dict[str, Any]]] = {}
+    keys = ("s_per_step", "gen_tok_s", "train_tok_s", "generate_s", "verify_s", "train_s")
     for r in results:
         by_batch.setdefault(r["prompts"], {})[r["trainer"]] = r
         batch = f"{r['prompts']}x{group_size}"
         if "error" in r:
             lines.append(f"{batch:<9}  {r['trainer']:<9}  failed: {r['error'][:300]}")
             continue
-        peak = f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "-"
-        cells = (
-            f"{r['s_per_step']:.2f}",
-            f"{r['gen_tok_s']:,.0f}",
-            f"{r['train_tok_s']:,.0f}",
-            f"{r['generate_s']:.2f}",
-            f"{r['verify_s']:.3f}",
-            f"{r['train_s']:.2f}",
-            peak,
-        )
+        cells = [_cell(r[key], fmt) for key, fmt in zip(keys, formats)]
+        cells[4] = f"{r['verify_s']['median']:.3f}"  # tiny next to the rest: the median says it
+        cells.append(f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "-")
+        cells.append(str(r["steps_measured"]))
+        diff = r.get("sampler_logprob_diff")
+        cells.append(f"{diff['median']:.1e}" if diff else "-")
         right = "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths[3:]))
         lines.append(f"{batch:<9}  {r['trainer']:<9}  {r['decode']:<11}  {right}")
         if r.get("decode_fallback"):
@@ -417,10 +420,12 @@ def table(results: list[dict[str, Any]], group_size: int) -> str:
             ours = runs.get(name)
             if ours and trl and "error" not in ours and "error" not in trl:
                 lines.append(
-                    f"{prompts}x{group_size}: ratio {name}: TRL/ours s/step "
-                    f"{trl['s_per_step'] / ours['s_per_step']:.2f}x, gen tok/s ours/TRL "
-                    f"{ours['gen_tok_s'] / trl['gen_tok_s']:.2f}x, train tok/s ours/TRL "
-                    f"{ours['train_tok_s'] / trl['train_tok_s']:.2f}x"
+                    f"{prompts}x{group_size}: ratio {name} (medians): TRL/ours s/step "
+                    f"{trl['s_per_step']['median'] / ours['s_per_step']['median']:.2f}x, "
+                    f"gen tok/s ours/TRL "
+                    f"{ours['gen_tok_s']['median'] / trl['gen_tok_s']['median']:.2f}x, "
+                    f"train tok/s ours/TRL "
+                    f"{ours['train_tok_s']['median'] / trl['train_tok_s']['median']:.2f}x"
                 )
     return "\n".join(lines)
 
@@ -433,12 +438,22 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8)
     parser.add_argument("--prompt-tokens", type=int, default=None)
     parser.add_argument("--completion-tokens", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None, help="steps per run (first excluded)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="steps per run, the first not timed (default 7)"
+    )
     parser.add_argument("--micro-batch-size", type=int, default=64)
     parser.add_argument("--vocab-size", type=int, default=None, help="pad the tokenizer to this")
-    parser.add_argument("--precision", choices=("bf16", "bf16-mixed", "fp32"), default=None)
+    parser.add_argument(
+        "--precision",
+        choices=("bf16-mixed", "fp32"),
+        default=None,
+        help="both trainers (default: bf16-mixed on CUDA, fp32 on CPU)",
+    )
     parser.add_argument("--skip-trl", action="store_true")
     parser.add_argument("--skip-ours", action="store_true")
+    parser.add_argument(
+        "--with-loop", action="store_true", help="also ours with the dynamic decoding loop"
+    )
     parser.add_argument("--budget-s", type=float, default=420, help="skip runs past this time")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -451,7 +466,7 @@ def main() -> None:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("--device cuda: no CUDA GPU here (use --tiny --device cpu for a smoke run)")
     cuda = args.device.startswith("cuda")
-    args.precision = args.precision or ("bf16" if cuda else "fp32")
+    args.precision = args.precision or ("bf16-mixed" if cuda else "fp32")
     if args.tiny:
         shape = TINY
         args.prompts = args.prompts or [2]
@@ -465,7 +480,7 @@ def main() -> None:
         args.prompts = args.prompts or [8, 32]
         args.prompt_tokens = args.prompt_tokens or 32
         args.completion_tokens = args.completion_tokens or 256
-        args.steps = args.steps or 4
+        args.steps = args.steps or 7
         args.vocab_size = 151_936 if args.vocab_size is None else args.vocab_size
     if not cuda:
         torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -498,16 +513,16 @@ def main() -> None:
             f"{time.perf_counter() - started:.0f} s",
             flush=True,
         )
-        # Per batch size: our trainer with HFAgent's decoding loop, TRL, then ours with CUDA
-        # graphs (last: a failed graph capture must not spoil the other runs).
+        # Per batch size TRL, then ours (static cache + CUDA graphs); then, while time remains,
+        # ours with HFAgent's dynamic decoding loop for comparison.
         runs = []
         for prompts in args.prompts:
-            if not args.skip_ours and cuda:
-                runs.append(("ours-loop", prompts))
             if not args.skip_trl:
                 runs.append(("TRL", prompts))
             if not args.skip_ours:
                 runs.append(("ours", prompts))
+        if not args.skip_ours and cuda and args.with_loop:
+            runs += [("ours-loop", prompts) for prompts in args.prompts]
         for name, prompts in runs:
             elapsed = time.perf_counter() - started
             if elapsed > args.budget_s:

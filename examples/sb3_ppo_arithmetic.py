@@ -2,7 +2,7 @@
 
     python examples/sb3_ppo_arithmetic.py --timesteps 150000
 
-The text environment is ``rlvr/Arithmetic-v0`` at level 1 ("What is 3 + 4?"); ``TokenLevel``
+The text environment is ``rlvr/Arithmetic-v1`` at level 1 ("What is 3 + 4?"); ``TokenLevel``
 turns it into a token-level one over a character vocabulary in which the agent may only write
 digits or stop (12 actions). The episode ends at EOS or after two characters, the completion goes to
 the math verifier, and its reward (1 or 0) is the only reward. The script prints the mean reward of
@@ -24,7 +24,7 @@ from rlvr_envs.wrappers import CharTokenizer, TokenLevel
 
 ALPHABET = "0123456789 +-*/?=Whatis"
 DIGITS = list("0123456789")
-ENV_ID = "rlvr/Arithmetic-v0"
+ENV_ID = "rlvr/Arithmetic-v1"
 ENV_KWARGS = {"level": 1, "template": "{prompt}"}
 WRAPPER_KWARGS = {"max_prompt_tokens": 16, "max_new_tokens": 2, "allowed_tokens": DIGITS}
 

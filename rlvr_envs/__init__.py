@@ -1,7 +1,7 @@
 """rlvr-envs: Gymnasium environments for Reinforcement Learning from Verifiable Rewards.
 
 Importing the package registers the built-in environments under the ``rlvr`` namespace, so
-``gymnasium.make("rlvr/GSM8K-v0")`` works. It imports neither torch nor transformers.
+``gymnasium.make("rlvr/GSM8K-v1")`` works. It imports neither torch nor transformers.
 """
 
 from .env import TextEnv

@@ -17,6 +17,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from .batching import batchable, current_window
 from .prompts import Observation, PromptRenderer
 from .spaces import ChatMessages, UnicodeText
 from .tasks import Task, TaskSource
@@ -203,8 +204,13 @@ class TextEnv(gym.Env[Observation, str]):
     def verify(self, completion: str, task: Task) -> Verdict:
         """Run the verifier, timing it and turning a verifier crash into an ``error`` verdict."""
         start = time.perf_counter()
+        window = current_window()
         try:
-            verdict = as_verdict(self.verifier(completion, task))
+            if window is not None and batchable(self.verifier):
+                # A vector step: verified together with the other steps of the window.
+                verdict = as_verdict(window.verify(self.verifier, completion, task))
+            else:
+                verdict = as_verdict(self.verifier(completion, task))
         except Exception as error:  # a verifier bug must not look like a wrong answer or crash RL
             logger.warning("verifier failed on task %s: %r", task.id, error)
             verdict = Verdict.make(

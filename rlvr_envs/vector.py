@@ -3,7 +3,9 @@
 Verification waits: on a sandbox running code, on a process pool. Gymnasium's ``SyncVectorEnv``
 steps sub-environments one after another, so a batch of code completions is verified serially;
 ``AsyncVectorEnv`` runs one process per environment, each with its own sandbox pool. Stepping in
-threads verifies a batch in parallel on one shared sandbox pool. It is the default of
+threads verifies a batch in parallel on one shared sandbox pool, and verifiers that can verify
+many completions at once (the code verifier) get the whole step's completions in one call
+(:mod:`rlvr_envs.batching`). It is the default of
 ``gymnasium.make_vec(id, n)`` for rlvr-envs environments (``vectorization_mode`` unset or
 ``"vector_entry_point"``); ``"sync"`` and ``"async"`` work as usual.
 """
@@ -21,6 +23,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import concatenate, iterate
 
+from .batching import BatchWindow
+
 
 class ThreadedVectorEnv(SyncVectorEnv):
     """``SyncVectorEnv`` whose ``step`` runs the sub-environments' steps concurrently."""
@@ -37,9 +41,8 @@ class ThreadedVectorEnv(SyncVectorEnv):
             raise ValueError(
                 "ThreadedVectorEnv supports the next-step and disabled autoreset modes"
             )
-        self._pool = ThreadPoolExecutor(
-            max_workers or len(self.envs), thread_name_prefix="rlvr-env"
-        )
+        self._threads = max_workers or len(self.envs)
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="rlvr-env")
 
     def step(self, actions: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step (or, after an episode ended, reset) every sub-environment at once."""
@@ -51,7 +54,11 @@ class ThreadedVectorEnv(SyncVectorEnv):
                 return obs, 0.0, False, False, info
             return self.envs[i].step(actions[i])
 
-        results = list(self._pool.map(one, range(len(self.envs))))
+        # Code verifications of all the steps go to the verifier as one batch (see batching);
+        # with a thread per sub-environment every step runs at once, so none needs waiting for.
+        n = len(self.envs)
+        window = BatchWindow(parties=n if self._threads >= n else None)
+        results = list(self._pool.map(lambda i: window.run(one, i), range(n)))
         infos: dict[str, Any] = {}
         for i, (obs, reward, terminated, truncated, info) in enumerate(results):
             self._env_obs[i] = obs

@@ -30,6 +30,7 @@ from .registry import available_backends, close_shared, get_sandbox, resolve_bac
 from .remote import RemoteSandbox
 from .result import ExecResult, ExecStatus
 from .session import CallResult, CallStatus, PythonSession, SessionError, SessionPool
+from .worker_modules import register_worker_module
 
 __all__ = [
     "BackendUnavailable",
@@ -52,5 +53,6 @@ __all__ = [
     "available_backends",
     "close_shared",
     "get_sandbox",
+    "register_worker_module",
     "resolve_backend",
 ]

@@ -288,6 +288,7 @@ class Zygote:
                 __import__(name)
             except Exception:
                 pass
+        _load_worker_modules(cfg.get("modules") or {})
         stdio = job_stdio()
         if cfg.get("seccomp", True):
             self._setup_seccomp(bool(cfg.get("network")))
@@ -583,6 +584,20 @@ class Zygote:
             except (OSError, ValueError):
                 pass
         return total
+
+
+def _load_worker_modules(modules):
+    """Compile the host's registered modules into ``sys.modules`` (see ``worker_modules``)."""
+    import types
+
+    for name, (source, digest) in modules.items():
+        module = types.ModuleType(name)
+        module.__source_digest__ = digest
+        try:
+            exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+        except Exception:
+            continue  # a job that needs it loads it itself
+        sys.modules[name] = module
 
 
 def _set_oom_score_adj(value):

@@ -25,7 +25,9 @@ from . import _wire, cgroups
 from .base import Job, Sandbox, SandboxError, check_relative_path
 from .limits import MIB, Limits
 from .result import ExecResult, ExecStatus, classify
+from .spawner import in_long_lived_thread
 from .uids import UidLease, kill_uid, proc_statuses, processes_of_uids
+from .worker_modules import worker_modules
 
 log = logging.getLogger("sandbox")
 
@@ -117,7 +119,9 @@ class ProcessChannel(Channel):
     """A worker started with ``subprocess.Popen``, talked to over its stdin and stdout."""
 
     def __init__(self, argv: Sequence[str], *, env: dict[str, str], **popen: Any) -> None:
-        self.proc = subprocess.Popen(
+        # From a thread that outlives the worker: bwrap's --die-with-parent is per thread.
+        self.proc = in_long_lived_thread(
+            subprocess.Popen,
             list(argv),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -417,7 +421,8 @@ class ZygoteSandbox(Sandbox):
                 slot.lease = UidLease.acquire()
                 kill_uid(slot.lease.uid)  # leftovers of a crashed process that held this uid
             uid = slot.lease.uid if slot.lease else None
-            worker = Worker.start(self._open_channel(slot), self._worker_config(slot), uid)
+            config = {**self._worker_config(slot), "modules": worker_modules()}
+            worker = Worker.start(self._open_channel(slot), config, uid)
             try:
                 self._on_worker_started(worker)
                 self._place_in_cgroup(slot, worker)

@@ -102,9 +102,9 @@ def unwrap_fetch(result: ExecResult) -> tuple[ExecResult, dict[str, str]]:
 class RunCodeService:
     """Turns ``/run_code`` bodies into jobs on ``box`` and results into responses.
 
-    Jobs are submitted from the service's own threads, which live as long as it does: bwrap's
-    ``--die-with-parent`` ties a worker to the thread that started it, so workers must not be
-    started from short-lived threads (``Sandbox.start()``'s, or an idle-expiring thread cache).
+    Jobs are submitted from the service's own threads, which live as long as it does (the pool
+    starts workers from a long-lived thread anyway: bwrap's ``--die-with-parent`` ties a worker
+    to the thread that started it).
     """
 
     def __init__(

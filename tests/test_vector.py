@@ -11,8 +11,8 @@ from .helpers import echo_env
 
 
 def test_make_vec_defaults_to_threads_and_matches_sync():
-    threaded = gym.make_vec("rlvr/Arithmetic-v0", num_envs=4)
-    sync = gym.make_vec("rlvr/Arithmetic-v0", num_envs=4, vectorization_mode="sync")
+    threaded = gym.make_vec("rlvr/Arithmetic-v1", num_envs=4)
+    sync = gym.make_vec("rlvr/Arithmetic-v1", num_envs=4, vectorization_mode="sync")
     try:
         assert isinstance(threaded, ThreadedVectorEnv)
         seeds = [3, 3, 4, 5]

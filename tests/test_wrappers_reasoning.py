@@ -102,7 +102,7 @@ def test_a_made_env_with_the_wrapper_keeps_a_recreatable_spec():
 
 
 def test_gsm8k_with_the_reasoning_format_wrapper(shared_data):
-    env = ReasoningFormat(gym.make("rlvr/GSM8K-v0", data_path=shared_data / "gsm8k_test.jsonl"))
+    env = ReasoningFormat(gym.make("rlvr/GSM8K-v1", data_path=shared_data / "gsm8k_test.jsonl"))
     task = env.unwrapped.source.tasks[0]
     answer = task.answer
     wrong = str(int(answer) + 1)

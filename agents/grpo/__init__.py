@@ -10,11 +10,12 @@ The modules name what they hold:
 - :mod:`.rollouts`: the collect phase (the rollout engine, faults dropped, dynamic sampling);
 - :mod:`.update`: advantages, old / reference log-probs, optimizer steps;
 - :mod:`.loss`: advantages, token weights, the clipped surrogate + KL, gradient accumulation;
-- :mod:`.logprobs`: completion log-probs through the model, in chunks;
+- :mod:`.logprobs`: completion log-probs, the model's own logits (checked), in chunks;
 - :mod:`.policy`: device, precision, model (LoRA), optimizer, the generating agent, the reference;
 - :mod:`.decode`: the static-cache / CUDA-graph decoder used on GPU;
-- :mod:`.split`: held-out tasks, the training stream without them, held-out accuracy;
-- :mod:`.warmup`: the supervised warm-up; :mod:`.checkpoint`; :mod:`.logs`.
+- :mod:`.split`: held-out prompts, the training stream without them, held-out accuracy;
+- :mod:`.warmup`: the supervised warm-up; :mod:`.checkpoint`;
+- :mod:`.logs`: ``metrics.jsonl``, curves, progress; :mod:`.reporters`: TensorBoard, W&B.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ The defaults of :class:`GRPOConfig` suit a ~0.5B model on one GPU; :data:`DEFAUL
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -20,19 +20,42 @@ class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the environment's reward never varies)."""
 
 
+# Where step metrics can go (agents/grpo/reporters.py); metrics.jsonl is always written.
+REPORTERS = ("jsonl", "tensorboard", "wandb")
+
+
+def report_to_list(value: str | Sequence[str]) -> list[str]:
+    """Reporter names from a list or a comma-separated string; unknown names rejected."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(name).strip() for name in names if str(name).strip()]
+    unknown = [name for name in names if name not in REPORTERS]
+    if unknown:
+        raise ConfigError(f"report_to: unknown reporter(s) {unknown}; choose from {REPORTERS}")
+    return names
+
+
+ADAPTER_AFTER_WARMUP = (
+    "reference='adapter' uses the model with its LoRA adapter disabled as the KL reference, which "
+    "is the model before the supervised warm-up trained the adapter: the KL would pull RL back "
+    "past the warm-up. Use reference='copy' (or 'auto', which picks it after a warm-up): a frozen "
+    "copy of the weights RL starts from"
+)
+
+
 @dataclass
 class GRPOConfig:
     """Every hyper-parameter of a run; the defaults suit a ~0.5B model on one GPU."""
 
     # --- what to train, on what
     model: str | None = None  # a hub id or a local path; None builds a tiny policy offline
-    env: str = "rlvr/Arithmetic-v0"  # any registered environment id
+    env: str = "rlvr/Arithmetic-v1"  # any registered environment id
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     chat: bool | None = None  # chat observations; None: when the tokenizer has a chat template
     output_dir: str = "runs/train"
     seed: int = 0
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1" ...
     precision: str = "auto"  # "bf16-mixed" (fp32 weights, bf16 compute), "bf16", "fp32"; auto
+    allow_bf16_weights: bool = False  # precision="bf16" (bf16 weights) only with this set
     num_threads: int | None = None  # torch CPU threads; None leaves torch's choice
 
     # --- rollouts
@@ -42,7 +65,10 @@ class GRPOConfig:
     max_new_tokens: int = 512
     temperature: float = 1.0
     top_p: float = 1.0
-    generation_batch_size: int | None = None  # sequences per decoding batch; None: all at once
+    generation_batch_size: int | None = None  # completions per agent call (sub-batches are
+    # verified while later ones generate: for slow verifiers); None: the whole round at once
+    env_workers: int | None = None  # threads (or processes) stepping environments; None: auto
+    env_executor: str = "thread"  # "thread", or "process" for verifiers that hold the GIL
     cuda_graphs: bool = True  # on CUDA, decode with a static cache and a CUDA-graph step
     dynamic_sampling: bool = True  # drop groups whose rewards are all equal, sample more (DAPO)
     max_sampling_rounds: int = 3  # rollout rounds per step that refill dropped groups
@@ -60,6 +86,7 @@ class GRPOConfig:
     logprob_chunk_size: int = 1024  # completion tokens per chunk through the output layer
     beta: float = 0.0  # weight of the k3 KL penalty to the reference
     reference: str = "auto"  # "adapter" (the LoRA adapter disabled) or "copy" (frozen); auto
+    disable_dropout: bool = True  # dropout off, so old / reference / training log-probs agree
 
     # --- optimizer
     lr: float = 1e-6
@@ -78,9 +105,10 @@ class GRPOConfig:
     warmup_steps: int = 0
     warmup_batch_size: int = 64
     warmup_lr: float = 1e-4
+    warmup_lr_schedule: str = "constant"  # or "linear": a short ramp, then decay to 0
     warmup_completion: str = "{solution}"  # the target text: task fields {answer}, {solution}
     # ... or "demonstration": a tool environment's worked episodes (a call, then the answer)
-    warmup_examples: int = 4096  # distinct warm-up examples at most (re-used across steps)
+    warmup_examples: int = 0  # distinct warm-up examples at most (re-used); 0: steps x batch
 
     # --- evaluation, logging, checkpoints
     eval_tasks: int = 200  # held-out tasks, greedy decoding; 0: no evaluation
@@ -90,7 +118,9 @@ class GRPOConfig:
     resume: bool = False  # continue from output_dir/checkpoint when there is one
     no_signal_patience: int = 20  # consecutive steps without a learning signal before an error
     save_model: bool = True  # the final model to output_dir/model (merged when LoRA)
-    progress: bool = True
+    progress: bool = True  # a bar on a terminal, else one line every tenth of the run
+    report_to: list[str] = field(default_factory=lambda: ["jsonl"])  # + tensorboard, wandb
+    wandb_project: str | None = None
     plot: bool = True
     tiny_model: dict[str, Any] = field(default_factory=dict)  # build_tiny_model() settings
 
@@ -103,6 +133,8 @@ class GRPOConfig:
             "reference": ("auto", "adapter", "copy"),
             "precision": ("auto", "bf16-mixed", "bf16", "fp32"),
             "lr_schedule": ("constant", "linear"),
+            "warmup_lr_schedule": ("constant", "linear"),
+            "env_executor": ("thread", "process"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -127,13 +159,19 @@ class GRPOConfig:
             "max_sampling_rounds",
             "no_signal_patience",
             "warmup_batch_size",
-            "warmup_examples",
         )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("warmup_steps", "eval_tasks", "eval_every", "save_every", "lora_r"):
+        for name in (
+            "warmup_steps",
+            "warmup_examples",
+            "eval_tasks",
+            "eval_every",
+            "save_every",
+            "lora_r",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
@@ -149,29 +187,45 @@ class GRPOConfig:
             raise ConfigError("need beta >= 0, lr > 0 and temperature > 0 (sampling, not greedy)")
         if self.reference == "adapter" and not self.lora_r:
             raise ConfigError("reference='adapter' needs a LoRA adapter (lora_r > 0)")
+        if self.reference == "adapter" and self.warmup_steps and self.beta > 0:
+            raise ConfigError(ADAPTER_AFTER_WARMUP)
+        if self.precision == "bf16" and not self.allow_bf16_weights:
+            raise ConfigError(
+                "precision='bf16' trains bf16 weights, and updates below bf16's resolution round "
+                "away (at lr 1e-6 most weights never change). Use precision='bf16-mixed' (fp32 "
+                "weights, bf16 compute), or set allow_bf16_weights=True "
+                "(--allow-bf16-weights) to accept it"
+            )
+        self.report_to = report_to_list(self.report_to)
+        for name in ("generation_batch_size", "env_workers"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be None or an integer >= 1, got {value!r}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ConfigError(f"num_threads must be >= 1, got {self.num_threads}")
 
 
 # The offline default run (`rlvr-envs train` with no --model): a 154k-parameter policy with a
-# tokenizer trained on the fly learns one-digit sums on CPU in about a minute. A short supervised
-# warm-up on the answers (the icing) leaves it about half right; RL (the cherry) does the rest.
-# One-digit sums have only 100 distinct questions, so "held-out" means held-out task seeds.
+# tokenizer trained on the fly learns two-digit addition and subtraction on CPU in about two
+# minutes. Level 2 has 16,200 distinct questions ("What is 47 - 82?"); the 300 held out are never
+# shown in the warm-up or RL, so held-out accuracy measures answers to unseen questions. A
+# supervised warm-up on the answers (the icing; a constant learning rate) leaves it about a third
+# right; RL (the cherry) does the rest.
 DEFAULT_RUN: dict[str, Any] = dict(
     model=None,
-    env="rlvr/Arithmetic-v0",
-    env_kwargs={"level": 1, "template": "{prompt}"},  # "What is 3 + 5?" -> "8"
+    env="rlvr/Arithmetic-v1",
+    env_kwargs={"level": 2, "template": "{prompt}"},  # "What is 47 - 82?" -> "-35"
     device="cpu",
     num_threads=1,  # a tiny model on a shared 2-core machine runs fastest on one thread
-    steps=200,
+    steps=100,
     batch_size=256,  # 32 tasks x G=8 per step
     group_size=8,
-    max_new_tokens=4,
+    max_new_tokens=4,  # "-35" or "198", then EOS
     micro_batch_size=256,
     lr=5e-4,
     lr_schedule="linear",
     gradient_checkpointing=False,
-    warmup_steps=90,
+    warmup_steps=1000,
     warmup_lr=3e-3,
     warmup_completion="{answer}",
     eval_tasks=300,

@@ -10,7 +10,9 @@ EOS handling and the :class:`~rlvr_envs.agent.Generation` records follow HFAgent
 compare the two token for token).
 
 The graph reads the model's weights in place, so optimizer steps between rollouts are seen
-without recapturing. It is used only where it is known to be right: a CUDA device, SDPA
+without recapturing. Rows that finished stop costing compute: every few steps, when the rows
+still decoding fit a smaller batch bucket, they move (cache, mask, positions) to that bucket's
+decoder and its graph. It is used only where it is known to be right: a CUDA device, SDPA
 attention, static cache layers without sliding windows, no stop strings. Anything else, or any
 error while capturing, falls back to HFAgent's loop (``fallback_reason`` says why).
 """
@@ -115,6 +117,26 @@ class _StaticDecoder:
         self.slot += 1
         return logits[:rows].float()
 
+    def compact(self, target: _StaticDecoder, keep: torch.Tensor) -> _StaticDecoder:
+        """Move rows ``keep`` (the ones still decoding) into ``target``, a decoder with fewer
+        rows and the same cache length; returns ``target``, ready for :meth:`step`."""
+        count = len(keep)
+        for source, layer in zip(self.cache.layers, target.cache.layers):
+            if not getattr(source, "is_initialized", False):
+                continue
+            if not getattr(layer, "is_initialized", False):  # allocates from shapes and dtype
+                layer.lazy_initialization(
+                    source.keys[: len(target.ids), :, :1], source.values[: len(target.ids), :, :1]
+                )
+            layer.keys[:count].copy_(source.keys.index_select(0, keep))
+            layer.values[:count].copy_(source.values.index_select(0, keep))
+            layer.cumulative_length.copy_(source.cumulative_length)
+        target.mask.zero_()
+        target.mask[:count] = self.mask.index_select(0, keep)
+        target.positions[:count] = self.positions.index_select(0, keep)
+        target.slot = self.slot
+        return target
+
     def _capture(self) -> None:
         # Warm up on a side stream (allocator, kernels), undoing each run's cache advance; the
         # capture itself only records kernels, and the first replay runs them.
@@ -145,6 +167,7 @@ class StaticCacheAgent(HFAgent):
         self.graphs = graphs
         self.max_decoders = max_decoders
         self.fallback_reason: str | None = None
+        self.decoded_row_steps = 0  # decode steps x rows computed (padding rows included)
         self._decoders: OrderedDict[tuple[int, int], _StaticDecoder] = OrderedDict()
         attention = getattr(self.model.config, "_attn_implementation", None)
         if attention not in ("sdpa", None):
@@ -200,19 +223,31 @@ class StaticCacheAgent(HFAgent):
         lengths = limit.clone()
         ended_by = torch.full((count,), -1, dtype=torch.long, device=device)
         eos = torch.tensor(sorted(self.eos_token_ids), dtype=torch.long, device=device)
+        rows = torch.arange(count, device=device)  # decoder slot -> row
         running = torch.ones(count, dtype=torch.bool, device=device)
         for step in range(longest):
             chosen, chosen_logp = self._sample(logits, params, generator)
-            tokens[:, step] = chosen
-            logprobs[:, step] = chosen_logp
+            tokens[rows, step] = chosen
+            logprobs[rows, step] = chosen_logp
             is_eos = torch.isin(chosen, eos)
-            ending = running & (is_eos | (limit <= step + 1))
-            lengths = torch.where(ending, step + 1, lengths)
-            ended_by = torch.where(ending & is_eos, chosen, ended_by)
+            ending = running & (is_eos | (limit[rows] <= step + 1))
+            lengths[rows] = torch.where(ending, step + 1, lengths[rows])
+            ended_by[rows] = torch.where(ending & is_eos, chosen, ended_by[rows])
             running = running & ~ending
             if step + 1 == longest:
                 break
-            if step % _SYNC_EVERY == _SYNC_EVERY - 1 and not bool(running.any()):
-                break
+            if step % _SYNC_EVERY == _SYNC_EVERY - 1:  # one device sync every few steps
+                alive = int(running.sum())
+                if alive == 0:
+                    break
+                if _bucket(alive) < len(decoder.ids):
+                    # Finished rows stop costing compute: the rows still decoding move to a
+                    # smaller batch bucket (its own cache and graph).
+                    keep = running.nonzero().squeeze(-1)
+                    decoder = decoder.compact(self._decoder(alive, decoder.length), keep)
+                    rows, running, chosen = rows[keep], running[keep], chosen[keep]
+                    if isinstance(generator, list):
+                        generator = [generator[i] for i in keep.tolist()]
             logits = decoder.step(chosen)
+            self.decoded_row_steps += len(decoder.ids)
         return self._generations(prompts, tokens, logprobs, lengths, ended_by, stopped={})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +56,80 @@ def plot_metrics(records: Sequence[Mapping[str, Any]], path: Path) -> Path | Non
     return path
 
 
-def progress_bar(total: int, initial: int, enabled: bool, desc: str = "GRPO") -> Any:
-    """A tqdm bar as a context manager (yielding None when disabled or tqdm is missing)."""
+class Progress:
+    """Progress of a loop: a tqdm bar on a terminal; elsewhere (CI, a file) one plain line every
+    ``every`` steps and at the last, not hundreds of carriage-return frames."""
+
+    def __init__(
+        self,
+        total: int,
+        initial: int,
+        enabled: bool,
+        desc: str = "GRPO",
+        *,
+        write: Callable[[str], None] | None = None,
+        stream: Any = None,
+        lines: int = 10,
+    ) -> None:
+        self.total, self.step, self.desc = total, initial, desc
+        stream = stream if stream is not None else sys.stderr
+        self.write = write or (lambda line: print(line, file=stream, flush=True))
+        self.every = max(1, total // max(lines, 1))
+        self.bar: Any = None
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.start_step = initial
+        if enabled and _is_terminal(stream):
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # tqdm is optional: plain lines
+                return
+            self.bar = tqdm(
+                total=total,
+                initial=initial,
+                desc=desc,
+                unit="step",
+                dynamic_ncols=True,
+                file=stream,
+            )
+
+    def update(self, **fields: Any) -> None:
+        """One step done; ``fields`` are shown beside the count."""
+        self.step += 1
+        if not self.enabled:
+            return
+        shown = {k: v for k, v in fields.items() if v is not None}
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(**shown)
+            return
+        if self.step % self.every == 0 or self.step == self.total:
+            rate = (time.perf_counter() - self.started) / max(self.step - self.start_step, 1)
+            details = ", ".join(f"{k} {v}" for k, v in shown.items())
+            self.write(
+                f"{self.desc} {self.step}/{self.total}: {details}"
+                + (", " if details else "")
+                + f"{rate:.2f} s/step"
+            )
+
+    def close(self) -> None:
+        """Close the bar (plain lines need nothing)."""
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
     try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: no bar
-        enabled = False
-    if not enabled:
-        return contextlib.nullcontext(None)
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
 
 
 def append_jsonl(path: Path, record: Mapping[str, Any]) -> None:

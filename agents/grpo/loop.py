@@ -1,7 +1,7 @@
 """The GRPO training loop, top to bottom (CleanRL style).
 
     rlvr-envs train                                          # offline default: a tiny policy, CPU
-    rlvr-envs train --model Qwen/Qwen2.5-0.5B-Instruct --env rlvr/GSM8K-v0 --device cuda
+    rlvr-envs train --model Qwen/Qwen2.5-0.5B-Instruct --env rlvr/GSM8K-v1 --device cuda
 
 Every step samples ``group_size`` completions for each of ``batch_size / group_size`` tasks, scores
 them with the environment's verifier, turns the rewards into group-relative advantages and takes
@@ -21,6 +21,7 @@ import contextlib
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,8 +34,10 @@ from rlvr_envs.rollout import RolloutRunner
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import ConfigError, GRPOConfig, TrainingError
-from .logs import append_jsonl, plain, plot_metrics, progress_bar, read_jsonl, write_jsonl
+from .logprobs import logit_head, sampler_mismatch_warning
+from .logs import Progress, append_jsonl, plain, plot_metrics, read_jsonl, write_jsonl
 from .policy import (
+    PURE_BF16_WARNING,
     Policy,
     build_policy,
     frozen_reference,
@@ -42,6 +45,7 @@ from .policy import (
     resolve_precision,
     seed_everything,
 )
+from .reporters import Reporters
 from .rollouts import collect_groups, no_signal_message
 from .split import TaskSplit, heldout_accuracy
 from .update import update_policy
@@ -61,6 +65,7 @@ class TrainingRun:
     resuming: bool
     state: dict[str, Any]
     started: float
+    reporters: Reporters
     timings: dict[str, float] = field(default_factory=lambda: {"warmup_s": 0.0, "eval_s": 0.0})
 
     @property
@@ -86,8 +91,15 @@ class TrainingRun:
         self.timings["eval_s"] += time.perf_counter() - started
         return result
 
+    def record(self, line: dict[str, Any]) -> None:
+        """Append one line to ``metrics.jsonl`` and send it to the other reporters."""
+        append_jsonl(self.metrics_path, line)
+        self.reporters.log(line)
+
     def checkpoint(self) -> None:
-        """Save the weights, optimizer, schedule, loop state and frozen reference."""
+        """Save the weights, optimizer, schedule, loop state and frozen reference (and the
+        prompts seen so far, which a resumed run reads back)."""
+        self.split.write(self.out)
         policy = self.policy
         save_checkpoint(
             self.checkpoint_dir,
@@ -124,6 +136,9 @@ def start_run(
     precision = resolve_precision(config.precision, device)
     if precision != "fp32" and device.type == "cpu":
         log(f"note: {precision} on CPU is slow; fp32 is the CPU default")
+    if precision == "bf16":
+        warnings.warn(PURE_BF16_WARNING, stacklevel=2)
+        log(f"warning: {PURE_BF16_WARNING}")
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
@@ -134,8 +149,18 @@ def start_run(
         (out / "metrics.jsonl").unlink(missing_ok=True)
         shutil.rmtree(out / "checkpoint", ignore_errors=True)
     policy = build_policy(config, device, precision)
+    head = logit_head(policy.model)  # refuses a model whose logits it cannot reproduce
+    if head.mode != "head":
+        log(
+            f"note: log-probs through the model's forward ({head.mode}): its logits are not "
+            "the output layer's alone"
+        )
     probe, split, runner = _tasks(config, policy.tokenizer, cleanup)
-    run = TrainingRun(config, log, out, policy, probe, split, runner, resuming, {}, started)
+    reporters = Reporters(config.report_to, out, plain(asdict(config)), config.wandb_project)
+    cleanup.callback(reporters.close)
+    run = TrainingRun(
+        config, log, out, policy, probe, split, runner, resuming, {}, started, reporters
+    )
     run.state = {"step": 0, "accuracy_before": None, "warmup": None}
     if resuming:
         run.state = load_checkpoint(
@@ -143,6 +168,7 @@ def start_run(
         )
         kept = [line for line in read_jsonl(run.metrics_path) if line["step"] <= run.state["step"]]
         write_jsonl(run.metrics_path, kept)
+        split.restore_seen(out)
         log(f"resuming from step {run.state['step']} ({run.checkpoint_dir})")
     return run
 
@@ -166,7 +192,14 @@ def _tasks(
         raise ConfigError(f"cannot make environment {config.env!r}: {error}") from None
     cleanup.callback(probe.close)
     split = TaskSplit(probe, eval_tasks=config.eval_tasks, eval_seed=config.eval_seed)
-    runner = cleanup.enter_context(RolloutRunner(config.env, env_kwargs=env_kwargs))
+    runner = cleanup.enter_context(
+        RolloutRunner(
+            config.env,
+            env_kwargs=env_kwargs,
+            workers=config.env_workers,
+            executor=config.env_executor,
+        )
+    )
     return probe, split, runner
 
 
@@ -182,24 +215,31 @@ def warm_up(run: TrainingRun) -> None:
         else None
     )
     count = config.warmup_steps * config.warmup_batch_size
-    task_ids, _ = split.training(
-        min(count, config.warmup_examples), np.random.default_rng([config.seed, 7])
-    )
-    if task_ids is None:
-        raise ConfigError("a supervised warm-up needs an environment with a task source")
-    examples = warmup_examples(
-        run.probe, task_ids, completion=config.warmup_completion, agent=policy.agent
-    )
+    if config.warmup_examples:
+        count = min(count, config.warmup_examples)
+    task_ids, seed = split.training(count, np.random.default_rng([config.seed, 7]))
+    if task_ids is not None:
+        resets = [
+            {"options": {"task": split.last_tasks[i]} if i in split.last_tasks else {"task_id": i}}
+            for i in task_ids
+        ]
+        examples = warmup_examples(
+            run.probe, resets, completion=config.warmup_completion, agent=policy.agent
+        )
+    else:
+        examples = _examples_from_resets(run, count, seed)
     result = supervised_warmup(
         policy.model,
         examples,
         steps=config.warmup_steps,
         batch_size=config.warmup_batch_size,
         lr=config.warmup_lr,
+        lr_schedule=config.warmup_lr_schedule,
         seed=config.seed,
         pad_token_id=policy.agent.pad_token_id,
         autocast=policy.autocast,
         progress=config.progress,
+        log=run.log,
     )
     run.state["warmup"] = {**result, "accuracy_before_warmup": before and before["accuracy"]}
     run.timings["warmup_s"] = time.perf_counter() - started
@@ -210,6 +250,35 @@ def warm_up(run: TrainingRun) -> None:
     )
 
 
+def _examples_from_resets(run: TrainingRun, count: int, seed: int) -> list[Any]:
+    """Warm-up examples for an environment without a task source (a curriculum, a remote
+    environment): whatever seeded resets give, minus held-out prompts; a curriculum's examples
+    come from each of its difficulty values in turn, not only the one it starts at."""
+    from .warmup import warmup_environments, warmup_examples
+
+    envs, described = warmup_environments(run.probe)
+    run.log(
+        f"warm-up: {run.config.env} has no task source, so its {count} examples come from "
+        f"seeded resets of {described} (held-out prompts skipped)"
+    )
+    examples: list[Any] = []
+    try:
+        for k, env in enumerate(envs):
+            resets = [{"seed": seed + j} for j in range(k, count, len(envs))]
+            examples += warmup_examples(
+                env,
+                resets,
+                completion=run.config.warmup_completion,
+                agent=run.policy.agent,
+                keep=run.split.admit,
+            )
+    finally:
+        for env in envs:
+            if env is not run.probe:
+                env.close()
+    return examples
+
+
 def evaluate_before_rl(run: TrainingRun) -> dict[str, float] | None:
     """The held-out accuracy RL starts from (logged as step 0); None when resuming."""
     if run.resuming or not run.split.num_eval:
@@ -218,7 +287,7 @@ def evaluate_before_rl(run: TrainingRun) -> dict[str, float] | None:
     run.state["accuracy_before"] = before["accuracy"]
     run.state["reward_before"] = before["reward"]
     run.log(f"held-out accuracy before RL: {before['accuracy']:.1%} ({run.split.num_eval} tasks)")
-    append_jsonl(run.metrics_path, {"step": 0, "eval_accuracy": before["accuracy"]})
+    run.record({"step": 0, "eval_accuracy": before["accuracy"]})
     return before
 
 
@@ -227,20 +296,20 @@ def rl_loop(run: TrainingRun, last_eval: dict[str, float] | None) -> float:
     config = run.config
     started = time.perf_counter()
     no_signal = 0
-    with progress_bar(config.steps, run.state["step"], config.progress) as bar:
+    with Progress(
+        config.steps, run.state["step"], config.progress, "GRPO step", write=run.log
+    ) as progress:
         for step in range(run.state["step"] + 1, config.steps + 1):
             record, signal, sampled = rl_step(run, step)
             no_signal = 0 if signal else no_signal + 1
             if no_signal >= config.no_signal_patience:
                 raise TrainingError(no_signal_message(no_signal, sampled, config))
             last_eval = log_step(run, step, record, last_eval)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    reward=f"{record['reward_mean'] or 0:.3f}",
-                    acc=f"{last_eval['accuracy']:.2f}" if last_eval else "-",
-                    len=f"{record['length_mean'] or 0:.0f}",
-                )
+            progress.update(
+                reward=f"{record['reward_mean'] or 0:.3f}",
+                acc=f"{last_eval['accuracy']:.3f}" if last_eval else None,
+                len=f"{record['length_mean'] or 0:.1f}",
+            )
     return time.perf_counter() - started
 
 
@@ -263,10 +332,7 @@ def rl_step(run: TrainingRun, step: int) -> tuple[dict[str, Any], bool, list[Any
         train_tokens_per_s=(
             record["train_tokens"] / train_s if record.get("train_tokens") else None
         ),
-        time_generate_s=collected.generate_s,
-        # Verification not hidden by generation.
-        time_verify_s=max(collected.collect_s - collected.generate_s, 0.0),
-        time_verify_busy_s=collected.verify_busy_s,
+        **collected.timings(),
         time_train_s=train_s,
         time_step_s=time.perf_counter() - step_started,
     )
@@ -284,7 +350,12 @@ def log_step(
     if config.eval_every and step % config.eval_every == 0 and step < config.steps:
         last_eval = run.heldout() if run.split.num_eval else None
         record["eval_accuracy"] = last_eval and last_eval["accuracy"]
-    append_jsonl(run.metrics_path, record)
+    if step == 1:
+        warning = sampler_mismatch_warning(record.get("sampler_logprob_diff"), run.policy.precision)
+        if warning:
+            warnings.warn(warning, stacklevel=2)
+            run.log(f"warning: {warning}")
+    run.record(record)
     run.state["step"] = step
     if config.save_every and step % config.save_every == 0:
         run.checkpoint()
@@ -303,6 +374,7 @@ def finish(run: TrainingRun, rl_s: float) -> dict[str, Any]:
         else:
             records.append({"step": config.steps, "eval_accuracy": after["accuracy"]})
         write_jsonl(run.metrics_path, records)
+        run.reporters.log({"step": config.steps, "eval_accuracy": after["accuracy"]})
     if config.save_every:
         run.checkpoint()
     final_dir = run.out / "model"
@@ -311,6 +383,7 @@ def finish(run: TrainingRun, rl_s: float) -> dict[str, Any]:
         to_save.save_pretrained(final_dir)
         policy.tokenizer.save_pretrained(final_dir)
     plot = plot_metrics(records, run.out / "curves.png") if config.plot else None
+    prompts = run.split.write(run.out)
     summary = {
         "accuracy_before": state.get("accuracy_before"),
         "accuracy_after": after and after["accuracy"],
@@ -318,6 +391,7 @@ def finish(run: TrainingRun, rl_s: float) -> dict[str, Any]:
         "reward_after": after and after["reward"],
         "eval_tasks": run.split.num_eval,
         "eval_split": run.split.mode,
+        "prompts": prompts,
         "warmup": state.get("warmup"),
         "steps": config.steps,
         "total_s": time.perf_counter() - run.started,
@@ -334,6 +408,11 @@ def finish(run: TrainingRun, rl_s: float) -> dict[str, Any]:
         "config": plain(asdict(config)),
     }
     (run.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    run.log(
+        f"prompts: {prompts['heldout_prompts']} held out, {prompts['train_prompts']} distinct seen "
+        f"in training (warm-up and RL), {prompts['overlap']} in both "
+        f"(heldout.jsonl, train_prompts.jsonl)"
+    )
     if after is not None:
         run.log(
             f"held-out accuracy: {summary['accuracy_before']:.1%} before RL -> "

@@ -49,6 +49,16 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
+PURE_BF16_WARNING = (
+    "precision='bf16' keeps the trained weights in bf16: an AdamW update smaller than half a "
+    "bf16 step of the weight (8 significant bits, ~0.4% of its value) rounds away, so at small "
+    "learning rates most weights never change (at lr 1e-6 about 98% stay put after 10 steps). "
+    "Without stochastic rounding or Kahan-compensated updates, which this trainer does not "
+    "implement, use precision='bf16-mixed' (fp32 weights, bf16 compute) unless you know the "
+    "updates are large enough"
+)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA)."""
     random.seed(seed)
@@ -96,8 +106,40 @@ def load_policy(config: GRPOConfig, device: torch.device, precision: str) -> tup
             model.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs={"use_reentrant": False}
             )
+    if config.disable_dropout:
+        disable_dropout(model)
     model.train()
     return model, tokenizer
+
+
+def disable_dropout(model: Any) -> int:
+    """Set every dropout probability in ``model`` to 0; returns how many were not 0 already.
+
+    Old, reference and training log-probs are then the same function of the weights whatever
+    the train/eval mode (and the sampler, which runs in eval mode, agrees with them): PPO's ratio
+    starts at exactly 1. Covers ``nn.Dropout`` modules (LoRA's too) and the float attributes
+    transformers' attention modules read (``attention_dropout`` ...).
+    """
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
+            changed += module.p > 0
+            module.p = 0.0
+        for name in ("attention_dropout", "dropout_rate", "hidden_dropout", "resid_dropout"):
+            value = getattr(module, name, None)
+            if isinstance(value, float) and not isinstance(value, bool):
+                changed += value > 0
+                setattr(module, name, 0.0)
+    return changed
+
+
+def lr_factor(update: int, total: int, *, ramp: int, schedule: str) -> float:
+    """The learning rate's multiplier at ``update`` of ``total``: a linear ramp over ``ramp``
+    updates, then ``constant``, or ``linear`` decay to 0 at the last update."""
+    warm = min(1.0, (update + 1) / (ramp + 1))
+    if schedule == "linear":
+        return warm * max(0.0, 1 - update / total)
+    return warm
 
 
 def autocast_factory(device: torch.device, precision: str) -> Callable[[], Any]:
@@ -145,14 +187,12 @@ def build_policy(config: GRPOConfig, device: torch.device, precision: str) -> Po
         fused=device.type == "cuda",
     )
     total_updates = config.steps * config.num_updates * config.steps_per_batch
-
-    def lr_factor(update: int) -> float:
-        warm = min(1.0, (update + 1) / (config.lr_warmup_steps + 1))
-        if config.lr_schedule == "linear":
-            return warm * max(0.0, 1 - update / total_updates)
-        return warm
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda update: lr_factor(
+            update, total_updates, ramp=config.lr_warmup_steps, schedule=config.lr_schedule
+        ),
+    )
     generation_batch = config.generation_batch_size or max(config.batch_size, config.eval_tasks, 1)
     if device.type == "cuda" and config.cuda_graphs:
         from .decode import StaticCacheAgent  # one launch per decoded token, not hundreds
@@ -178,15 +218,18 @@ def frozen_reference(
 ) -> Any:
     """A frozen copy of the policy RL starts from, for the KL term; None when no copy is needed
     (``beta == 0``, or the reference is the model with its LoRA adapter disabled, which holds only
-    when no warm-up trained the adapter). ``saved`` restores a checkpoint's copy."""
+    when no warm-up trained the adapter). ``saved`` restores a checkpoint's copy.
+
+    The copy keeps the policy's dtype (a bf16 copy of an fp32 policy would put the KL off zero at
+    step 0) and its train/eval mode, so reference and policy log-probs are computed alike.
+    """
     adapter_reference = config.reference == "adapter" or (
         config.reference == "auto" and config.lora_r > 0 and not warmed_up
     )
     if config.beta <= 0 or adapter_reference:
         return None
-    frozen = copy.deepcopy(policy.model).eval().requires_grad_(False)
+    frozen = copy.deepcopy(policy.model).requires_grad_(False)
+    frozen.train(policy.model.training)
     if saved is not None:
         frozen.load_state_dict(torch.load(saved, map_location="cpu"))
-    if policy.device.type == "cuda":
-        frozen = frozen.to(torch.bfloat16)
     return frozen

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -19,13 +19,26 @@ import torch
 from rlvr_envs.prompts import fill_template
 from rlvr_envs.rollout.tokens import encode_text
 
-from .logs import progress_bar
+from .config import ConfigError
+from .logs import Progress
+from .policy import lr_factor
 
 
 def warmup_examples(
-    env: Any, task_ids: Sequence[str], *, completion: str, agent: Any
+    env: Any,
+    resets: Iterable[dict[str, Any]],
+    *,
+    completion: str,
+    agent: Any,
+    keep: Callable[[Any, str], bool] | None = None,
 ) -> list[tuple[list[int], ...]]:
-    """(prompt ids, completion ids + EOS) for each task: ``completion`` filled from task fields.
+    """(prompt ids, completion ids + EOS) for each reset: ``completion`` filled from task fields.
+
+    Each item of ``resets`` is the keyword arguments of one ``env.reset`` (a task by
+    ``options``, or a ``seed`` for an environment without a task source); the prompt is the
+    observation it returns and the target comes from ``env.unwrapped.task``. ``keep(observation,
+    task_id)`` may refuse an example (a held-out prompt met through a seed). Equal texts are
+    tokenised once.
 
     ``completion="demonstration"``: the environment's worked episode (a tool environment's
     :meth:`~rlvr_envs.wrappers.ToolUse.demonstration`: a call, then the answer), played as the
@@ -36,28 +49,49 @@ def warmup_examples(
     if eos is None:
         eos = min(agent.eos_token_ids)
     if completion == "demonstration":
-        return demonstration_examples(env, task_ids, agent.tokenizer, int(eos))
+        return demonstration_examples(env, resets, agent.tokenizer, int(eos), keep)
+    prompts: dict[str, list[int]] = {}
+    targets: dict[str, list[int]] = {}
     examples = []
-    for task_id in task_ids:
-        observation, _ = env.reset(options={"task_id": task_id})
-        task = env.unwrapped.task
+    for reset in resets:
+        observation, info = env.reset(**reset)
+        task = getattr(env.unwrapped, "task", None)
+        if task is None:
+            raise ConfigError(
+                "a supervised warm-up needs the environment's task after a reset "
+                "(env.unwrapped.task) for its reference answer; this environment has none"
+            )
+        task_id = str(info.get("task_id") or task.id or f"seed:{reset.get('seed')}")
+        if keep is not None and not keep(observation, task_id):
+            continue
         fields = {"answer": task.answer, "solution": task.solution, "prompt": task.prompt}
         if "{solution}" in completion and not task.solution:
             raise ValueError(
                 f"task {task_id!r} has no reference solution; use warmup_completion='{{answer}}'"
             )
         text = fill_template(completion, fields)
-        target = encode_text(agent.tokenizer, text) + [int(eos)]
-        examples.append((agent.encode(observation), target))
+        if text not in targets:
+            targets[text] = encode_text(agent.tokenizer, text) + [int(eos)]
+        if not isinstance(observation, str):
+            prompt = agent.encode(observation)
+        else:
+            if observation not in prompts:
+                prompts[observation] = agent.encode(observation)
+            prompt = prompts[observation]
+        examples.append((prompt, targets[text]))
     if not examples:
         raise ValueError("no warm-up examples")
     return examples
 
 
 def demonstration_examples(
-    env: Any, task_ids: Sequence[str], tokenizer: Any, eos: int
+    env: Any,
+    resets: Iterable[dict[str, Any]],
+    tokenizer: Any,
+    eos: int,
+    keep: Callable[[Any, str], bool] | None = None,
 ) -> list[tuple[list[int], list[int], list[int]]]:
-    """(prompt ids, the rest of the stream, its loss mask) of each task's demonstration."""
+    """(prompt ids, the rest of the stream, its loss mask) of each reset's demonstration."""
     from rlvr_envs.rollout.demonstration import demonstration_stream
 
     try:
@@ -68,17 +102,43 @@ def demonstration_examples(
             "(a tool environment, e.g. rlvr/Arithmetic-Calculator-v1)"
         ) from None
     examples = []
-    for task_id in task_ids:
-        env.reset(options={"task_id": task_id})
+    for reset in resets:
+        observation, info = env.reset(**reset)
+        task_id = str(info.get("task_id") or f"seed:{reset.get('seed')}")
+        if keep is not None and not keep(observation, task_id):
+            continue
         actions = demonstrate()
         if not actions:
             raise ValueError(f"the environment has no demonstration for task {task_id!r}")
         stream = demonstration_stream(
-            env, tokenizer, actions, eos_token_id=eos, options={"task_id": task_id}
+            env,
+            tokenizer,
+            actions,
+            eos_token_id=eos,
+            seed=reset.get("seed"),
+            options=reset.get("options"),
         )
         cut = stream.prompt_length
         examples.append((stream.token_ids[:cut], stream.token_ids[cut:], stream.loss_mask[cut:]))
     return examples
+
+
+def warmup_environments(env: Any) -> tuple[list[Any], str]:
+    """The environments a warm-up by seeded resets draws from, and their description: for a
+    curriculum (:class:`rlvr_envs.wrappers.Curriculum`) its environment at each difficulty value,
+    since it would otherwise reset only at the value it starts at; else ``env`` itself."""
+    import gymnasium
+
+    from rlvr_envs.wrappers import Curriculum
+
+    inner = env.unwrapped
+    if not isinstance(inner, Curriculum):
+        return [env], "the environment"
+    values = inner.stats.values
+    envs = [
+        gymnasium.make(inner.env_id, **{inner.param: value}, **inner.env_kwargs) for value in values
+    ]
+    return envs, f"{inner.env_id} at {inner.param}={values}"
 
 
 def supervised_warmup(
@@ -92,21 +152,29 @@ def supervised_warmup(
     pad_token_id: int = 0,
     autocast: Callable[[], Any] = contextlib.nullcontext,
     progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    lr_schedule: str = "constant",
 ) -> dict[str, float]:
     """``steps`` AdamW steps of cross-entropy on the completion tokens; returns first/last loss.
 
     An example is (prompt ids, completion ids), or (prompt ids, continuation ids, mask) where
-    only continuation tokens with mask 1 are trained on (a demonstrated multi-turn episode)."""
+    only continuation tokens with mask 1 are trained on (a demonstrated multi-turn episode).
+    ``lr_schedule="linear"``: a ramp over the first 5% of the steps, then linear decay to 0.
+    """
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    ramp = steps // 20 if lr_schedule == "linear" else 0
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, steps, ramp=ramp, schedule=lr_schedule)
+    )
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(examples), generator=generator).tolist()
     losses: list[float] = []
     started = time.perf_counter()
     model.train()
     cursor = 0
-    with progress_bar(steps, 0, progress, desc="warm-up") as bar:
+    with Progress(steps, 0, progress, "warm-up step", write=log) as bar:
         for _ in range(steps):
             picked = []
             for _ in range(batch_size):
@@ -137,11 +205,10 @@ def supervised_warmup(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
+            scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            bar.update(loss=f"{losses[-1]:.3f}")
     return {
         "steps": float(steps),
         "loss_first": losses[0],

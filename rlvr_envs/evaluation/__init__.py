@@ -2,7 +2,7 @@
 
     from rlvr_envs.evaluation import evaluate
     summary = evaluate("math-quick", "python:my_agents:solve", "runs/quick")
-    summary["environments"]["rlvr/Arithmetic-v0"]["pass_at_k"]["4"]
+    summary["environments"]["rlvr/Arithmetic-v1"]["pass_at_k"]["4"]
 
 The command line is ``rlvr-envs eval`` and ``rlvr-envs compare``. Samples are drawn by the one
 rollout engine (:mod:`rlvr_envs.rollout`), with one seed per sample and faults recorded as

@@ -6,12 +6,12 @@ A suite is plain data. Built-in suites are registered here; users register their
     name: my-suite
     defaults: {samples: 4, sampling: {temperature: 0.7, max_new_tokens: 512}}
     environments:
-      - env: rlvr/Arithmetic-v0
+      - env: rlvr/Arithmetic-v1
         kwargs: {level: 4}
         tasks: 50           # a number, or "all" for a dataset environment
         samples: 8
         categories: [level] # metadata keys to break results down by
-      - env: rlvr/GSM8K-v0
+      - env: rlvr/GSM8K-v1
         tasks: all
         optional: true      # skip (with a note) when it cannot be made, e.g. offline
 """
@@ -383,7 +383,7 @@ register_suite(
         "math-quick",
         (
             SuiteEntry(
-                "rlvr/Arithmetic-v0",
+                "rlvr/Arithmetic-v1",
                 {"level": "mixed"},
                 tasks=24,
                 samples=8,
@@ -391,14 +391,14 @@ register_suite(
                 categories=("level",),
             ),
             SuiteEntry(
-                "rlvr/Algebra-v0",
+                "rlvr/Algebra-v1",
                 {"kind": "mixed"},
                 tasks=16,
                 samples=8,
                 sampling=_QUICK_SAMPLING,
                 categories=("kind",),
             ),
-            _local_gsm8k("rlvr/GSM8K-v0", samples=4),
+            _local_gsm8k("rlvr/GSM8K-v1", samples=4),
         ),
         "Procedural arithmetic and algebra (offline), plus 16 GSM8K problems when a local copy is "
         "in $RLVR_ENVS_DATA_DIR (--data-dir)",
@@ -452,9 +452,9 @@ register_suite(
     Suite(
         "core",
         (
-            SuiteEntry("rlvr/GSM8K-v0", tasks=None, samples=4, sampling=_CORE_SAMPLING),
+            SuiteEntry("rlvr/GSM8K-v1", tasks=None, samples=4, sampling=_CORE_SAMPLING),
             SuiteEntry(
-                "rlvr/MATH500-v0",
+                "rlvr/MATH500-v1",
                 tasks=None,
                 samples=4,
                 sampling=_CORE_SAMPLING,

@@ -13,10 +13,10 @@ from an ``answer`` column (with the prompt) for data that is not in the environm
     from trl import GRPOConfig, GRPOTrainer
     from rlvr_envs.integrations.trl import prompt_dataset, reward_function
 
-    rows = prompt_dataset("rlvr/Arithmetic-v0", 1000, level=2)  # prompt, task_id, answer
+    rows = prompt_dataset("rlvr/Arithmetic-v1", 1000, level=2)  # prompt, task_id, answer
     trainer = GRPOTrainer(
         model="Qwen/Qwen2.5-0.5B-Instruct",
-        reward_funcs=reward_function("rlvr/Arithmetic-v0", level=2),
+        reward_funcs=reward_function("rlvr/Arithmetic-v1", level=2),
         train_dataset=Dataset.from_list(rows),
         args=GRPOConfig(output_dir="runs/trl"),
     )

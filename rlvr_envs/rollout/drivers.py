@@ -9,6 +9,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from ..agent.protocol import Observation
+from ..batching import BatchWindow
 from .episode import Episode
 from .pools import ProcessPool, ThreadPool, timed
 from .recorder import Recorder
@@ -83,12 +84,14 @@ class Flight:
                 future.exception()
                 yield from self.settle(future)
             raise
+        window = BatchWindow()  # the batch's code verifications go to the verifier together
         for (episode, observation), action in zip(batch, actions):
             if action is None:  # the agent failed on this input: recorded, nothing to verify
                 yield self.finish(episode)
                 continue
             slot = self.slot_of[episode.index]
-            self.inflight[self.pool.step(slot, action)] = ("step", episode, observation)
+            step = self.pool.step(slot, action, window)
+            self.inflight[step] = ("step", episode, observation)
 
     def settle(self, future: Future) -> Iterator[Episode]:
         """Record a finished reset or step; yield the episode if it is over."""

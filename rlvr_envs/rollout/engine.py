@@ -1,6 +1,6 @@
 """The rollout engine: agents answer, environments verify, in parallel; for training and evaluation.
 
-``collect_rollouts(agent, "rlvr/Arithmetic-v0", num_tasks=8, group_size=4)`` resets G environments
+``collect_rollouts(agent, "rlvr/Arithmetic-v1", num_tasks=8, group_size=4)`` resets G environments
 with the same seed per task (same seed, same task), lets the agent answer, steps the environments
 and returns a :class:`~rlvr_envs.rollout.episode.RolloutBatch` of episodes for a GRPO-style
 trainer. :meth:`RolloutRunner.run` is the streaming form evaluation uses: it takes episodes

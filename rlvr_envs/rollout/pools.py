@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from ..batching import BatchWindow
+
 
 class RolloutError(RuntimeError):
     """A rollout cannot go on: an environment failed (with ``on_error="raise"``) or an agent
@@ -87,9 +89,12 @@ class ThreadPool:
             lambda: timed(self._env(slot).reset, seed=seed, options=options)
         )
 
-    def step(self, slot: int, action: str) -> Future:
-        """Step the episode in ``slot``."""
-        return self.executor.submit(lambda: timed(self.envs[slot].step, action))
+    def step(self, slot: int, action: str, window: BatchWindow | None = None) -> Future:
+        """Step the episode in ``slot`` (inside ``window``: its verification batched with the
+        window's other steps)."""
+        if window is None:
+            return self.executor.submit(lambda: timed(self.envs[slot].step, action))
+        return self.executor.submit(lambda: timed(window.run, self.envs[slot].step, action))
 
     def discard(self, slot: int) -> None:
         """Drop the slot's environment (its state is unknown after a failure); a fresh one follows."""
@@ -168,8 +173,8 @@ class ProcessPool:
         """Start an episode in ``slot``."""
         return self.executor.submit(self._call, slot, "reset", {"seed": seed, "options": options})
 
-    def step(self, slot: int, action: str) -> Future:
-        """Step the episode in ``slot``."""
+    def step(self, slot: int, action: str, window: BatchWindow | None = None) -> Future:
+        """Step the episode in ``slot`` (each worker process verifies its own steps)."""
         return self.executor.submit(self._call, slot, "step", action)
 
     def discard(self, slot: int) -> None:

@@ -435,7 +435,7 @@ def test_arithmetic_environment_multi_turn(qwen2_agent: HFAgent) -> None:
     pytest.importorskip("rlvr_envs.verifiers.math", reason="the math verifier has not landed yet")
     batch = collect_rollouts(
         qwen2_agent,
-        "rlvr/Arithmetic-v0",
+        "rlvr/Arithmetic-v1",
         env_kwargs={"max_turns": 3},
         num_tasks=2,
         group_size=3,
@@ -451,7 +451,7 @@ def test_arithmetic_environment_multi_turn(qwen2_agent: HFAgent) -> None:
         assert sum(episode.loss_mask) == episode.num_generated_tokens
     chat = collect_rollouts(
         qwen2_agent,
-        "rlvr/Arithmetic-v0",
+        "rlvr/Arithmetic-v1",
         env_kwargs={"chat": True},
         num_tasks=2,
         group_size=2,

@@ -172,20 +172,24 @@ def test_timeout_covers_every_sandbox_round_and_host_pass(local_box):
     assert time.monotonic() - start < 4
 
 
+KILLS_ITS_WORKER = (
+    "import os, signal\n"
+    "def add(a, b):\n"
+    "    for name in os.listdir('/proc'):\n"
+    "        if name.isdigit() and int(name) != os.getpid():\n"
+    "            try:\n"
+    "                os.kill(int(name), signal.SIGKILL)\n"
+    "            except OSError:\n"
+    "                pass\n"
+    "    return a + b + 1\n"
+)
+
+
 def test_a_job_that_kills_its_worker_is_the_jobs_fault(box):
-    code = (
-        "import os, signal\n"
-        "def add(a, b):\n"
-        "    for name in os.listdir('/proc'):\n"
-        "        if name.isdigit() and int(name) != os.getpid():\n"
-        "            try:\n"
-        "                os.kill(int(name), signal.SIGKILL)\n"
-        "            except OSError:\n"
-        "                pass\n"
-        "    return a + b + 1\n"
-    )
     for tests in (MBPP, CASES):
-        verdict = verify(f"```python\n{code}```", tests, "add", sandbox=box, timeout_s=5)
+        verdict = verify(
+            f"```python\n{KILLS_ITS_WORKER}```", tests, "add", sandbox=box, timeout_s=5
+        )
         _assert_candidate_verdict(verdict, "kills its worker")
     honest = verify("```python\ndef add(a, b):\n    return a + b\n```", MBPP, "add", sandbox=box)
     assert honest.correct, honest

@@ -8,6 +8,8 @@ import pytest
 
 from rlvr_envs.envs.code import fenced
 
+from .verdicts import decided
+
 # MBPP items whose own reference solution cannot pass, with the reason (subset="full").
 # Their trusted setup code builds objects of a class that only the solution defines (``Node``)
 # and passes them to it: the tests' own objects are not plain data, so the solution cannot be run
@@ -26,16 +28,35 @@ def _reference_results(env_id, **kwargs):
     return env, tasks, verdicts
 
 
+def _same_in_a_batch(env, answers, tasks, one_by_one) -> None:
+    """``verify_batch`` over the whole suite decides exactly as ``verify`` did one by one."""
+    batch = env.verifier.verify_batch(answers, tasks)
+    differ = [
+        (task.id, decided(a), decided(b))
+        for task, a, b in zip(tasks, one_by_one, batch)
+        if decided(a) != decided(b)
+    ]
+    assert not differ, differ
+
+
+def _perturbed(env, tasks):
+    rng = np.random.default_rng(0)
+    pairs = [(wrong, task) for task in tasks for wrong in env.perturb(task, rng)]
+    return [w for w, _ in pairs], [t for _, t in pairs]
+
+
 @pytest.mark.slow
 def test_humaneval_canonical_solutions_all_pass_and_perturbed_fail(shared_data, local_box):
     env, tasks, verdicts = _reference_results("rlvr/HumanEval-v0", sandbox=local_box)
     assert len(tasks) == 164
     failed = {k: v.reason for k, v in verdicts.items() if not v.correct}
     assert not failed
-    rng = np.random.default_rng(0)
-    for task in tasks:
-        for wrong in env.perturb(task, rng):
-            assert env.verify(wrong, task).reward == 0.0, (task.id, wrong)
+    _same_in_a_batch(env, [t.solution for t in tasks], tasks, list(verdicts.values()))
+    wrongs, wrong_tasks = _perturbed(env, tasks)
+    wrong_verdicts = [env.verify(w, t) for w, t in zip(wrongs, wrong_tasks)]
+    for wrong, task, verdict in zip(wrongs, wrong_tasks, wrong_verdicts):
+        assert verdict.reward == 0.0, (task.id, wrong)
+    _same_in_a_batch(env, wrongs, wrong_tasks, wrong_verdicts)
 
 
 @pytest.mark.slow
@@ -43,10 +64,12 @@ def test_mbpp_sanitized_reference_solutions_all_pass(shared_data, local_box):
     env, tasks, verdicts = _reference_results("rlvr/MBPP-v0", sandbox=local_box)
     assert len(tasks) == 427
     assert {k: v.reason for k, v in verdicts.items() if not v.correct} == {}
-    rng = np.random.default_rng(0)
-    for task in tasks[:100]:
-        for wrong in env.perturb(task, rng):
-            assert env.verify(wrong, task).reward == 0.0, (task.id, wrong)
+    _same_in_a_batch(env, [t.solution for t in tasks], tasks, list(verdicts.values()))
+    wrongs, wrong_tasks = _perturbed(env, tasks[:100])
+    wrong_verdicts = [env.verify(w, t) for w, t in zip(wrongs, wrong_tasks)]
+    for wrong, task, verdict in zip(wrongs, wrong_tasks, wrong_verdicts):
+        assert verdict.reward == 0.0, (task.id, wrong)
+    _same_in_a_batch(env, wrongs, wrong_tasks, wrong_verdicts)
 
 
 @pytest.mark.slow

@@ -98,26 +98,26 @@ def test_fraction_reward(local_box):
     assert verdict.status is Status.WRONG and verdict.reward == 0.5
 
 
-@pytest.mark.parametrize(
-    "response, status",
-    [
-        ("", Status.NO_CODE),
-        ("I would write a function that adds.", Status.SYNTAX_ERROR),
-        (fence("console.log(1)", "js"), Status.NO_CODE),
-        (fence("def add(a, b)\n    return a + b"), Status.SYNTAX_ERROR),
-        (fence("def add(a, b):\n    raise ValueError('no')"), Status.RUNTIME_ERROR),
-        (
-            fence("import missing_module_xyz\ndef add(a, b):\n    return a + b"),
-            Status.RUNTIME_ERROR,
-        ),
-        (fence("def other(a, b):\n    return a + b"), Status.RUNTIME_ERROR),
-        (fence("def add(a, b):\n    while True: pass"), Status.TIMEOUT),
-        (fence("def add(a, b):\n    x = bytearray(2**34)"), Status.MEMORY_LIMIT),
-        (fence("def add(a, b):\n    print('x' * 10**8)\n    return a + b"), Status.OUTPUT_LIMIT),
-        ("x" * 1_000_000, Status.INVALID_INPUT),
-        ("```python\nprint('\udcff')\n```", Status.INVALID_INPUT),
-    ],
-)
+BAD_RESPONSES = [
+    ("", Status.NO_CODE),
+    ("I would write a function that adds.", Status.SYNTAX_ERROR),
+    (fence("console.log(1)", "js"), Status.NO_CODE),
+    (fence("def add(a, b)\n    return a + b"), Status.SYNTAX_ERROR),
+    (fence("def add(a, b):\n    raise ValueError('no')"), Status.RUNTIME_ERROR),
+    (
+        fence("import missing_module_xyz\ndef add(a, b):\n    return a + b"),
+        Status.RUNTIME_ERROR,
+    ),
+    (fence("def other(a, b):\n    return a + b"), Status.RUNTIME_ERROR),
+    (fence("def add(a, b):\n    while True: pass"), Status.TIMEOUT),
+    (fence("def add(a, b):\n    x = bytearray(2**34)"), Status.MEMORY_LIMIT),
+    (fence("def add(a, b):\n    print('x' * 10**8)\n    return a + b"), Status.OUTPUT_LIMIT),
+    ("x" * 1_000_000, Status.INVALID_INPUT),
+    ("```python\nprint('\udcff')\n```", Status.INVALID_INPUT),
+]
+
+
+@pytest.mark.parametrize("response, status", BAD_RESPONSES)
 def test_bad_responses_get_a_clear_status_quickly(response, status, local_box):
     verdict = verify(response, ADD_TESTS, "add", sandbox=local_box, timeout_s=2)
     assert verdict.status is status, verdict

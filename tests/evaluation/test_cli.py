@@ -40,14 +40,14 @@ def test_eval_math_quick_offline(tmp_path):
     out = tmp_path / "run"
     offline = {k: v for k, v in os.environ.items() if k != "RLVR_ENVS_DATA_DIR"}
     result = _cli(*_eval_args(out, AGENT, "--no-progress"), env=offline)
-    assert "| `rlvr/Arithmetic-v0` | 24 | 8 |" in result.stdout
+    assert "| `rlvr/Arithmetic-v1` | 24 | 8 |" in result.stdout
     assert f"report: {out}/report.md" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
-    arithmetic = summary["environments"]["rlvr/Arithmetic-v0"]
+    arithmetic = summary["environments"]["rlvr/Arithmetic-v1"]
     assert 0 < arithmetic["mean_reward"] < arithmetic["pass_at_k"]["8"] <= 1
     assert list(arithmetic["pass_at_k"]) == [str(k) for k in range(1, 9)]
-    assert summary["environments"]["rlvr/Algebra-v0"]["num_samples"] == 16 * 8
-    assert "RLVR_ENVS_DATA_DIR" in summary["skipped"]["rlvr/GSM8K-v0"]
+    assert summary["environments"]["rlvr/Algebra-v1"]["num_samples"] == 16 * 8
+    assert "RLVR_ENVS_DATA_DIR" in summary["skipped"]["rlvr/GSM8K-v1"]
     report = (out / "report.md").read_text()
     assert report.startswith("# Evaluation: math-quick")
     assert (out / "plots" / "scaling_samples.png").is_file()
@@ -126,14 +126,14 @@ def test_compare_two_runs(tmp_path):
     _cli(*_eval_args(b, "python:tests.evaluation.toy_agents:always_right", *common))
     out = _cli("compare", str(a), str(b)).stdout
     assert "| environment | metric | A: a | B: b | B - A | 95% CI | tasks |" in out
-    line = next(x for x in out.splitlines() if "`rlvr/Arithmetic-v0` | pass@1 |" in x)
+    line = next(x for x in out.splitlines() if "`rlvr/Arithmetic-v1` | pass@1 |" in x)
     cells = [c.strip() for c in line.split("|")]
     assert cells[4] == "100.0" and cells[5].startswith("+") and cells[5].endswith("*")
     assert cells[7] == "8"  # paired over the same 8 tasks
     rows = json.loads(_cli("compare", str(a), str(b), "--json").stdout)
     metrics = {(r["environment"], r["metric"]) for r in rows}
-    assert ("rlvr/Arithmetic-v0", "maj@4") in metrics
-    assert ("rlvr/Algebra-v0", "pass@4") in metrics
+    assert ("rlvr/Arithmetic-v1", "maj@4") in metrics
+    assert ("rlvr/Algebra-v1", "pass@4") in metrics
 
 
 def test_compare_needs_run_directories(tmp_path):
@@ -149,5 +149,5 @@ def test_data_dir_flag_brings_in_gsm8k(tmp_path, shared_data):
         *_eval_args(out, AGENT, "--tasks", "2", "--samples", "2", "--no-progress", "--no-plots"),
     )
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["environments"]["rlvr/GSM8K-v0"]["num_tasks"] == 2
+    assert summary["environments"]["rlvr/GSM8K-v1"]["num_tasks"] == 2
     assert not summary["skipped"]

@@ -9,7 +9,7 @@ TOY = "python:tests.evaluation.toy_agents:arithmetic_solver"
 
 def _run(path, agent=TOY, task_seed=0, name=None, env_kwargs=None):
     entry = SuiteEntry(
-        "rlvr/Arithmetic-v0",
+        "rlvr/Arithmetic-v1",
         env_kwargs or {"level": 2},
         tasks=6,
         samples=3,
@@ -33,7 +33,7 @@ def test_paired_comparison_on_the_same_tasks(tmp_path):
     same = {r["metric"]: r for r in compare_runs(a, a)}
     assert same["pass@1"]["diff"] == 0 and same["pass@1"]["ci"] == [0.0, 0.0]
     table = comparison_table(compare_runs(a, b), "A", "B")
-    assert "| `rlvr/Arithmetic-v0` | pass@1 |" in table and "*" in table
+    assert "| `rlvr/Arithmetic-v1` | pass@1 |" in table and "*" in table
 
 
 def test_unpaired_when_the_tasks_differ(tmp_path):
@@ -47,12 +47,12 @@ def test_unpaired_when_the_tasks_differ(tmp_path):
 def test_entries_pair_by_environment_when_names_differ(tmp_path):
     a = _run(tmp_path / "a", name="old-name")
     b = _run(tmp_path / "b", name="new-name")
-    assert {r["environment"] for r in compare_runs(a, b)} == {"rlvr/Arithmetic-v0"}
+    assert {r["environment"] for r in compare_runs(a, b)} == {"rlvr/Arithmetic-v1"}
 
 
 def test_nothing_in_common(tmp_path):
     a = _run(tmp_path / "a")
-    words = Suite("w", (SuiteEntry("rlvr/Algebra-v0", tasks=2),))
+    words = Suite("w", (SuiteEntry("rlvr/Algebra-v1", tasks=2),))
     evaluate(words, TOY, tmp_path / "b", progress=False, plots=False)
     assert compare_runs(a, tmp_path / "b") == []
     assert comparison_table([]) == "No environment appears in both runs."

@@ -22,8 +22,8 @@ def _suite():
     return Suite(
         "ray-mini",
         (
-            SuiteEntry("rlvr/Arithmetic-v0", {"level": "mixed"}, tasks=10, samples=4),
-            SuiteEntry("rlvr/Arithmetic-v0", {"level": 2}, tasks=6, samples=2, name="level2"),
+            SuiteEntry("rlvr/Arithmetic-v1", {"level": "mixed"}, tasks=10, samples=4),
+            SuiteEntry("rlvr/Arithmetic-v1", {"level": 2}, tasks=6, samples=2, name="level2"),
         ),
     )
 
@@ -59,7 +59,7 @@ def test_ray_executor_resumes_and_takes_agent_objects(tmp_path, local_ray):
     out = tmp_path / "run"
     executor = RayExecutor(batch_size=3, workers=2)
     first = evaluate(_suite(), toy_agents.CountingAgent(), out, executor=executor, progress=False)
-    assert first["environments"]["rlvr/Arithmetic-v0"]["mean_reward"] == 1.0
+    assert first["environments"]["rlvr/Arithmetic-v1"]["mean_reward"] == 1.0
     lines = (out / "samples.jsonl").read_text().splitlines(keepends=True)
     (out / "samples.jsonl").write_text("".join(lines[:10]))
     again = evaluate(_suite(), toy_agents.CountingAgent(), out, executor=executor, progress=False)

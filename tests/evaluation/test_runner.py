@@ -96,9 +96,9 @@ def _math_suite(tasks=4, samples=4):
     return Suite(
         "mini",
         (
-            SuiteEntry("rlvr/Arithmetic-v0", {"level": "mixed"}, tasks=tasks, samples=samples),
+            SuiteEntry("rlvr/Arithmetic-v1", {"level": "mixed"}, tasks=tasks, samples=samples),
             SuiteEntry(
-                "rlvr/Arithmetic-v0",
+                "rlvr/Arithmetic-v1",
                 {"level": 1},
                 tasks=2,
                 samples=2,
@@ -115,7 +115,7 @@ def _no_timing(summary):
 
 def test_evaluate_writes_samples_summary_report_and_plots(tmp_path):
     summary = evaluate(_math_suite(), TOY, tmp_path, progress=False)
-    env = summary["environments"]["rlvr/Arithmetic-v0"]
+    env = summary["environments"]["rlvr/Arithmetic-v1"]
     assert env["num_tasks"] == 4 and env["num_samples"] == 16 and env["complete"]
     assert set(env["pass_at_k"]) == {"1", "2", "3", "4"}
     assert env["pass_at_k"]["1"] == pytest.approx(env["mean_reward"])
@@ -126,7 +126,7 @@ def test_evaluate_writes_samples_summary_report_and_plots(tmp_path):
     assert summary["environments"]["easy"]["samples_per_task"] == 2
 
     on_disk = json.loads((tmp_path / "summary.json").read_text())
-    assert on_disk["environments"]["rlvr/Arithmetic-v0"]["pass_at_k"] == env["pass_at_k"]
+    assert on_disk["environments"]["rlvr/Arithmetic-v1"]["pass_at_k"] == env["pass_at_k"]
     records = read_records(tmp_path / "samples.jsonl")
     assert len(records) == 20
     record = records[0]
@@ -134,7 +134,7 @@ def test_evaluate_writes_samples_summary_report_and_plots(tmp_path):
         assert field in record
     assert "What is" in record["prompt"]
     report = (tmp_path / "report.md").read_text()
-    assert "| `rlvr/Arithmetic-v0` | 4 | 4 |" in report
+    assert "| `rlvr/Arithmetic-v1` | 4 | 4 |" in report
     assert "![plots/scaling_samples.png](plots/scaling_samples.png)" in report
     for name in ("scaling_samples.png", "scaling_tokens.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"
@@ -150,7 +150,7 @@ def test_summary_numbers_match_the_samples(tmp_path):
     by_task = {}
     for r in sorted(records, key=lambda r: r["sample_index"]):
         by_task.setdefault(r["task_id"], []).append(r)
-    env = summary["environments"]["rlvr/Arithmetic-v0"]
+    env = summary["environments"]["rlvr/Arithmetic-v1"]
     for k in (1, 3, 6):
         expected = sum(pass_at_k(6, sum(r["correct"] for r in rs), k) for rs in by_task.values())
         assert env["pass_at_k"][str(k)] == pytest.approx(expected / 5, abs=1e-6)
@@ -179,7 +179,7 @@ def test_resume_only_draws_missing_samples(tmp_path):
     # More tasks: the first two are done already (the held-out list extends the same way).
     summary = evaluate(_math_suite(tasks=5), agent, tmp_path, progress=False, plots=False)
     assert agent.completions == 12 + 3 * 4
-    assert summary["environments"]["rlvr/Arithmetic-v0"]["num_tasks"] == 5
+    assert summary["environments"]["rlvr/Arithmetic-v1"]["num_tasks"] == 5
     keys = [r["key"] for r in read_records(tmp_path / "samples.jsonl")]
     assert len(keys) == len(set(keys)) == 24
 
@@ -204,7 +204,7 @@ def test_changed_sampling_settings_are_new_samples(tmp_path):
         _math_suite(), TOY, tmp_path, sampling={"temperature": 1.3}, progress=False, plots=False
     )
     assert len(read_records(tmp_path / "samples.jsonl")) == 40
-    assert hotter["environments"]["rlvr/Arithmetic-v0"]["num_samples"] == 16
+    assert hotter["environments"]["rlvr/Arithmetic-v1"]["num_samples"] == 16
 
 
 def test_overwrite_starts_over(tmp_path):
@@ -213,7 +213,7 @@ def test_overwrite_starts_over(tmp_path):
     summary = evaluate(_math_suite(), agent, tmp_path, overwrite=True, progress=False, plots=False)
     assert agent.completions == 20
     assert summary["agent"] == "tests.evaluation.toy_agents.CountingAgent"
-    assert summary["environments"]["rlvr/Arithmetic-v0"]["mean_reward"] == 1.0
+    assert summary["environments"]["rlvr/Arithmetic-v1"]["mean_reward"] == 1.0
 
 
 def test_seed_changes_the_samples(tmp_path):
@@ -367,7 +367,7 @@ def test_a_broken_environment_shows_as_an_error_status(tmp_path):
 
 
 def test_token_counts_from_the_agent_or_its_tokenizer(tmp_path):
-    suite = Suite("m", (SuiteEntry("rlvr/Arithmetic-v0", tasks=2, samples=2),))
+    suite = Suite("m", (SuiteEntry("rlvr/Arithmetic-v1", tasks=2, samples=2),))
     summary = evaluate(
         suite,
         "python:tests.evaluation.toy_agents:arithmetic_solver_with_tokens",
@@ -375,7 +375,7 @@ def test_token_counts_from_the_agent_or_its_tokenizer(tmp_path):
         progress=False,
         plots=False,
     )
-    tokens = summary["environments"]["rlvr/Arithmetic-v0"]["tokens"]
+    tokens = summary["environments"]["rlvr/Arithmetic-v1"]["tokens"]
     assert tokens["source"] == "agent" and not tokens["approximate"]
     records = read_records(tmp_path / "a/samples.jsonl")
     assert all(r["tokens"] == len(r["completion"].split()) for r in records)
@@ -388,7 +388,7 @@ def test_token_counts_from_the_agent_or_its_tokenizer(tmp_path):
         tokenizer = Tokenizer()
 
     summary = evaluate(suite, WithTokenizer(), tmp_path / "b", progress=False, plots=False)
-    tokens = summary["environments"]["rlvr/Arithmetic-v0"]["tokens"]
+    tokens = summary["environments"]["rlvr/Arithmetic-v1"]["tokens"]
     assert tokens["source"] == "tokenizer" and not tokens["approximate"]
     records = read_records(tmp_path / "b/samples.jsonl")
     assert all(r["tokens"] == len(r["completion"]) for r in records)
@@ -415,16 +415,16 @@ def test_token_agents_are_asked_for_generations(tmp_path):
         def generate_tokens(self, prompts, **sampling):
             raise NotImplementedError
 
-    suite = Suite("m", (SuiteEntry("rlvr/Arithmetic-v0", tasks=2, samples=3),))
+    suite = Suite("m", (SuiteEntry("rlvr/Arithmetic-v1", tasks=2, samples=3),))
     summary = evaluate(suite, TokenAgent(), tmp_path, progress=False, plots=False)
-    env = summary["environments"]["rlvr/Arithmetic-v0"]
+    env = summary["environments"]["rlvr/Arithmetic-v1"]
     assert env["mean_reward"] == 1.0 and env["tokens"]["total"] == 6 * 7
     assert env["tokens"]["source"] == "agent"
 
 
 def test_missing_environment_fails_before_the_agent_runs(tmp_path):
     agent = toy_agents.CountingAgent()
-    suite = Suite("x", (SuiteEntry("rlvr/Arithmetic-v0", tasks=1), SuiteEntry("rlvr/Nope-v0")))
+    suite = Suite("x", (SuiteEntry("rlvr/Arithmetic-v1", tasks=1), SuiteEntry("rlvr/Nope-v0")))
     with pytest.raises(MissingEnvironmentError, match="rlvr/Nope-v0"):
         evaluate(suite, agent, tmp_path, progress=False)
     assert agent.completions == 0
@@ -439,7 +439,7 @@ def test_bad_arguments(tmp_path):
 
 def test_normal_intervals(tmp_path):
     summary = evaluate(_math_suite(), TOY, tmp_path, ci="normal", progress=False, plots=False)
-    env = summary["environments"]["rlvr/Arithmetic-v0"]
+    env = summary["environments"]["rlvr/Arithmetic-v1"]
     low, high = env["ci"]["mean_reward"]
     assert env["ci_method"] == "normal" and low <= env["mean_reward"] <= high
 
@@ -459,7 +459,7 @@ def test_local_evaluation_imports_no_heavy_module(tmp_path):
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "from rlvr_envs.evaluation import Suite, SuiteEntry\n"
-        "s = Suite('m', (SuiteEntry('rlvr/Arithmetic-v0', tasks=2, samples=2),))\n"
+        "s = Suite('m', (SuiteEntry('rlvr/Arithmetic-v1', tasks=2, samples=2),))\n"
         f"ev.evaluate(s, {TOY!r}, {str(tmp_path)!r}, progress=False, plots=False)\n"
         "assert 'ray' not in sys.modules and 'torch' not in sys.modules\n"
     )
@@ -505,9 +505,9 @@ def test_ray_runtime_env_names_this_checkout(monkeypatch, tmp_path):
 def test_chat_observations(tmp_path):
     suite = Suite(
         "chat",
-        (SuiteEntry("rlvr/Arithmetic-v0", {"chat": True, "system_prompt": "Be exact."}, tasks=2),),
+        (SuiteEntry("rlvr/Arithmetic-v1", {"chat": True, "system_prompt": "Be exact."}, tasks=2),),
     )
     summary = evaluate(suite, toy_agents.always_right, tmp_path, progress=False, plots=False)
-    assert summary["environments"]["rlvr/Arithmetic-v0"]["mean_reward"] == 1.0
+    assert summary["environments"]["rlvr/Arithmetic-v1"]["mean_reward"] == 1.0
     prompt = read_records(tmp_path / "samples.jsonl")[0]["prompt"]
     assert [m["role"] for m in prompt] == ["system", "user"]

@@ -25,8 +25,8 @@ def test_builtin_suites():
     assert {"math-quick", "code-quick", "format-quick", "core"} <= names
     core = get_suite("core")
     assert [e.env for e in core.entries] == [
-        "rlvr/GSM8K-v0",
-        "rlvr/MATH500-v0",
+        "rlvr/GSM8K-v1",
+        "rlvr/MATH500-v1",
         "rlvr/HumanEval-v0",
         "rlvr/MBPP-v0",
         "rlvr/IFEval-v0",
@@ -46,17 +46,17 @@ def test_math_quick_plans_offline_without_a_data_dir(monkeypatch):
     monkeypatch.delenv("RLVR_ENVS_DATA_DIR", raising=False)
     plan = plan_suite(get_suite("math-quick"), seed=0, agent="x")
     entries = {e["label"]: e for e in plan["entries"]}
-    assert len(entries["rlvr/Arithmetic-v0"]["task_ids"]) == 24
-    assert len(entries["rlvr/Algebra-v0"]["task_ids"]) == 16
+    assert len(entries["rlvr/Arithmetic-v1"]["task_ids"]) == 24
+    assert len(entries["rlvr/Algebra-v1"]["task_ids"]) == 16
     # GSM8K needs a local copy: skipped at once, without trying the hub.
-    assert "RLVR_ENVS_DATA_DIR" in entries["rlvr/GSM8K-v0"]["skipped"]
-    assert entries["rlvr/Arithmetic-v0"]["maj"] is True  # a math environment votes
+    assert "RLVR_ENVS_DATA_DIR" in entries["rlvr/GSM8K-v1"]["skipped"]
+    assert entries["rlvr/Arithmetic-v1"]["maj"] is True  # a math environment votes
 
 
 def test_math_quick_uses_local_gsm8k_when_available(shared_data, monkeypatch):
     monkeypatch.setenv("RLVR_ENVS_DATA_DIR", str(shared_data))
     plan = plan_suite(get_suite("math-quick"), seed=0, agent="x")
-    gsm8k = next(e for e in plan["entries"] if e["env"] == "rlvr/GSM8K-v0")
+    gsm8k = next(e for e in plan["entries"] if e["env"] == "rlvr/GSM8K-v1")
     assert gsm8k["task_ids"] == [f"gsm8k/test/{i}" for i in range(16)]
 
 
@@ -90,7 +90,7 @@ def test_optional_entries_are_skipped_with_the_reason():
     suite = Suite(
         "s",
         (
-            SuiteEntry("rlvr/Arithmetic-v0", tasks=2),
+            SuiteEntry("rlvr/Arithmetic-v1", tasks=2),
             SuiteEntry("rlvr/HumanEval-v0", optional=True)
             if "rlvr/HumanEval-v0" not in gym.registry
             else SuiteEntry("rlvr/NoSuchThing-v0", optional=True),
@@ -101,34 +101,34 @@ def test_optional_entries_are_skipped_with_the_reason():
 
 
 def test_bad_env_kwargs_fail_clearly():
-    suite = Suite("s", (SuiteEntry("rlvr/Arithmetic-v0", {"level": 9}, tasks=2),))
+    suite = Suite("s", (SuiteEntry("rlvr/Arithmetic-v1", {"level": 9}, tasks=2),))
     with pytest.raises(SuiteError, match="level must be one of"):
         plan_suite(suite, seed=0, agent="x")
 
 
 def test_procedural_environment_needs_a_task_count():
-    suite = Suite("s", (SuiteEntry("rlvr/Arithmetic-v0", tasks=None),))
+    suite = Suite("s", (SuiteEntry("rlvr/Arithmetic-v1", tasks=None),))
     with pytest.raises(SuiteError, match="procedural"):
         plan_suite(suite, seed=0, agent="x")
 
 
 def test_procedural_tasks_are_a_held_out_seeded_list():
-    entry = SuiteEntry("rlvr/Arithmetic-v0", {"level": 2}, tasks=5, task_seed=3)
+    entry = SuiteEntry("rlvr/Arithmetic-v1", {"level": 2}, tasks=5, task_seed=3)
     first = plan_suite(Suite("s", (entry,)), seed=0, agent="x")["entries"][0]["task_ids"]
     again = plan_suite(Suite("s", (entry,)), seed=0, agent="x")["entries"][0]["task_ids"]
-    source = gym.make("rlvr/Arithmetic-v0", level=2).unwrapped.source
+    source = gym.make("rlvr/Arithmetic-v1", level=2).unwrapped.source
     assert first == again == [t.id for t in source.take(5, seed=3)]
 
 
 def test_dataset_tasks_first_n_or_a_seeded_shuffle(shared_data, monkeypatch):
     monkeypatch.setenv("RLVR_ENVS_DATA_DIR", str(shared_data))
-    plain = Suite("s", (SuiteEntry("rlvr/GSM8K-v0", tasks=3),))
+    plain = Suite("s", (SuiteEntry("rlvr/GSM8K-v1", tasks=3),))
     assert plan_suite(plain, seed=0, agent="x")["entries"][0]["task_ids"] == [
         "gsm8k/test/0",
         "gsm8k/test/1",
         "gsm8k/test/2",
     ]
-    shuffled = Suite("s", (SuiteEntry("rlvr/GSM8K-v0", tasks=3, shuffle=True, task_seed=5),))
+    shuffled = Suite("s", (SuiteEntry("rlvr/GSM8K-v1", tasks=3, shuffle=True, task_seed=5),))
     ids = plan_suite(shuffled, seed=0, agent="x")["entries"][0]["task_ids"]
     assert len(set(ids)) == 3 and ids != ["gsm8k/test/0", "gsm8k/test/1", "gsm8k/test/2"]
     assert ids == plan_suite(shuffled, seed=0, agent="x")["entries"][0]["task_ids"]
@@ -136,40 +136,40 @@ def test_dataset_tasks_first_n_or_a_seeded_shuffle(shared_data, monkeypatch):
 
 def test_entry_validation():
     with pytest.raises(SuiteError, match="samples"):
-        SuiteEntry("rlvr/Arithmetic-v0", samples=0)
+        SuiteEntry("rlvr/Arithmetic-v1", samples=0)
     with pytest.raises(SuiteError, match="tasks"):
-        SuiteEntry("rlvr/Arithmetic-v0", tasks=-1)
+        SuiteEntry("rlvr/Arithmetic-v1", tasks=-1)
     with pytest.raises(SuiteError, match="unknown sampling setting 'temprature'"):
-        SuiteEntry("rlvr/Arithmetic-v0", sampling={"temprature": 0.5})
+        SuiteEntry("rlvr/Arithmetic-v1", sampling={"temprature": 0.5})
     with pytest.raises(SuiteError, match="seed"):
-        SuiteEntry("rlvr/Arithmetic-v0", sampling={"seed": 1})
+        SuiteEntry("rlvr/Arithmetic-v1", sampling={"seed": 1})
     with pytest.raises(SuiteError, match="samples"):
-        SuiteEntry("rlvr/Arithmetic-v0", sampling={"n": 4})
+        SuiteEntry("rlvr/Arithmetic-v1", sampling={"n": 4})
     with pytest.raises(SuiteError, match="categories"):
-        SuiteEntry("rlvr/Arithmetic-v0", categories="level")
-    entry = SuiteEntry("rlvr/Arithmetic-v0", sampling={"max_tokens": 64, "stop": "\n\n"})
+        SuiteEntry("rlvr/Arithmetic-v1", categories="level")
+    entry = SuiteEntry("rlvr/Arithmetic-v1", sampling={"max_tokens": 64, "stop": "\n\n"})
     assert entry.sampling == {"max_new_tokens": 64, "stop": ["\n\n"]}
 
 
 def test_duplicate_entries_need_names():
     with pytest.raises(SuiteError, match="distinct 'name'"):
-        Suite("s", (SuiteEntry("rlvr/Arithmetic-v0"), SuiteEntry("rlvr/Arithmetic-v0")))
+        Suite("s", (SuiteEntry("rlvr/Arithmetic-v1"), SuiteEntry("rlvr/Arithmetic-v1")))
     Suite(
         "s",
-        (SuiteEntry("rlvr/Arithmetic-v0"), SuiteEntry("rlvr/Arithmetic-v0", name="second")),
+        (SuiteEntry("rlvr/Arithmetic-v1"), SuiteEntry("rlvr/Arithmetic-v1", name="second")),
     )
     with pytest.raises(SuiteError, match="no environments"):
         Suite("s", ())
 
 
 def test_fingerprint_changes_with_what_changes_samples():
-    base = SuiteEntry("rlvr/Arithmetic-v0", {"level": 2}, sampling={"temperature": 0.5})
+    base = SuiteEntry("rlvr/Arithmetic-v1", {"level": 2}, sampling={"temperature": 0.5})
     assert base.fingerprint(0) == SuiteEntry(
-        "rlvr/Arithmetic-v0", {"level": 2}, sampling={"temperature": 0.5}, tasks=99
+        "rlvr/Arithmetic-v1", {"level": 2}, sampling={"temperature": 0.5}, tasks=99
     ).fingerprint(0)
     others = [
-        SuiteEntry("rlvr/Arithmetic-v0", {"level": 3}, sampling={"temperature": 0.5}),
-        SuiteEntry("rlvr/Arithmetic-v0", {"level": 2}, sampling={"temperature": 0.6}),
+        SuiteEntry("rlvr/Arithmetic-v1", {"level": 3}, sampling={"temperature": 0.5}),
+        SuiteEntry("rlvr/Arithmetic-v1", {"level": 2}, sampling={"temperature": 0.6}),
     ]
     assert all(o.fingerprint(0) != base.fingerprint(0) for o in others)
     assert base.fingerprint(1) != base.fingerprint(0)
@@ -177,7 +177,7 @@ def test_fingerprint_changes_with_what_changes_samples():
 
 def test_overrides():
     suite = get_suite("math-quick").with_overrides(
-        tasks=3, samples=2, sampling={"temperature": 0.1}, only=["rlvr/Arithmetic-v0"]
+        tasks=3, samples=2, sampling={"temperature": 0.1}, only=["rlvr/Arithmetic-v1"]
     )
     (entry,) = suite.entries
     assert entry.tasks == 3 and entry.samples == 2 and entry.sampling["temperature"] == 0.1
@@ -191,9 +191,9 @@ def test_suite_files_yaml_and_json(tmp_path):
         "name": "mine",
         "defaults": {"samples": 3, "sampling": {"temperature": 0.2}},
         "environments": [
-            {"env": "rlvr/Arithmetic-v0", "kwargs": {"level": 1}, "tasks": 4},
+            {"env": "rlvr/Arithmetic-v1", "kwargs": {"level": 1}, "tasks": 4},
             {
-                "env": "rlvr/Algebra-v0",
+                "env": "rlvr/Algebra-v1",
                 "name": "alg",
                 "samples": 5,
                 "sampling": {"max_new_tokens": 99},
@@ -246,7 +246,7 @@ def test_unknown_suite_name_and_missing_file():
 
 
 def test_register_suite():
-    suite = Suite("test-registered", (SuiteEntry("rlvr/Arithmetic-v0", tasks=2),))
+    suite = Suite("test-registered", (SuiteEntry("rlvr/Arithmetic-v1", tasks=2),))
     register_suite(suite)
     assert get_suite("test-registered") is suite
     with pytest.raises(SuiteError, match="already registered"):

@@ -38,7 +38,7 @@ def quick_config(output_dir: Path, model: Path | None = None, **overrides: Any) 
 
     values: dict[str, Any] = dict(
         model=str(model) if model is not None else None,
-        env="rlvr/Arithmetic-v0",
+        env="rlvr/Arithmetic-v1",
         env_kwargs={"level": 1, "template": "{prompt}"},
         output_dir=str(output_dir),
         device="cpu",

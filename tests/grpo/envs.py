@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import gymnasium
 import numpy as np
 
 from rlvr_envs import ProceduralSource, Status, Task, TextEnv, Verdict, register
@@ -45,14 +47,41 @@ def digits(**kwargs: Any) -> TextEnv:
     return TextEnv(source, verify, template="{prompt}", **kwargs)
 
 
+VERIFY_INTERVALS: list[tuple[float, float]] = []  # (start, end) of every slow verification
+
+
+def slow(delay: float = 0.02, **kwargs: Any) -> TextEnv:
+    """One-digit sums whose verifier takes ``delay`` seconds (and records when it ran)."""
+
+    def verify(completion: str, task: Task) -> float:
+        start = time.perf_counter()
+        time.sleep(delay)
+        VERIFY_INTERVALS.append((start, time.perf_counter()))
+        return float(completion.strip() == str(task.answer))
+
+    return TextEnv(_sums(), verify, template="{prompt}", **kwargs)
+
+
+def curriculum(**kwargs: Any) -> gymnasium.Env:
+    """Digits, with a curriculum's ``info["difficulty"]`` at reset (the task's first digit)."""
+
+    class Difficulty(gymnasium.Wrapper):
+        def reset(self, *, seed: int | None = None, options: dict | None = None) -> Any:
+            observation, info = self.env.reset(seed=seed, options=options)
+            first_digit = int(self.env.unwrapped.task.prompt.split()[-1][0])
+            return observation, {**info, "difficulty": first_digit}
+
+    return Difficulty(digits(**kwargs))
+
+
 def register_test_envs() -> None:
     """Register the test environments once."""
-    import gymnasium
-
     for name, factory in (
         ("grpotest/AlwaysOne-v0", always_one),
         ("grpotest/Flaky-v0", flaky),
         ("grpotest/Digits-v0", digits),
+        ("grpotest/Slow-v0", slow),
+        ("grpotest/Curriculum-v0", curriculum),
     ):
         if name not in gymnasium.registry:
             register(name, factory, description="trainer test environment", tasks="procedural")

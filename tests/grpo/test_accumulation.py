@@ -131,7 +131,7 @@ def test_recomputed_logprobs_equal_the_samplers(tiny_path):
     agent = HFAgent(model, AutoTokenizer.from_pretrained(tiny_path))
     rollouts = collect_rollouts(
         agent,
-        "rlvr/Arithmetic-v0",
+        "rlvr/Arithmetic-v1",
         env_kwargs={"level": 1, "template": "{prompt}"},
         num_tasks=3,
         group_size=2,

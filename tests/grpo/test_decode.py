@@ -87,3 +87,37 @@ def test_graphs_fall_back_off_cuda(tiny_path):
     if agent.device.type != "cuda":
         assert agent.decode_mode == "dynamic" and "CUDA" in agent.fallback_reason
         assert len(agent.generate(["hi"], max_new_tokens=3, temperature=0)[0].token_ids) <= 3
+
+
+def test_finished_rows_stop_costing_compute(agents):
+    """Rows that end early move out of the static batch: fewer row-steps decoded, and the
+    generations stay those of HFAgent (greedy, and seeded per sample)."""
+    check_finished_rows_leave_the_batch(*agents)
+
+
+def check_finished_rows_leave_the_batch(dynamic, static, atol=1e-4):
+    """18 of 20 rows may add only 5 tokens (their prompts fill the context), 2 add up to 40."""
+    long_prompt, short_prompt = PROMPTS[2], PROMPTS[1]
+    prompts = [long_prompt] * 18 + [short_prompt] * 2  # 20 rows: a bucket of 32
+    context = len(dynamic.encode(long_prompt)) + 5  # long prompts may add 5 tokens, short 40
+    results = {}
+    for name, agent in (("dynamic", dynamic), ("static", static)):
+        for seeded in (False, True):
+            sampling = dict(seeds=list(range(100, 120))) if seeded else dict(temperature=0)
+            before, saved = static.decoded_row_steps, agent.max_context
+            agent.max_context = context
+            try:
+                out = agent.generate(prompts, max_new_tokens=40, **sampling)
+            finally:
+                agent.max_context = saved
+            results[name, seeded] = (out, static.decoded_row_steps - before)
+    for seeded in (False, True):
+        expected, _ = results["dynamic", seeded]
+        got, row_steps = results["static", seeded]
+        _same(expected, got, atol)
+        assert all(g.num_tokens <= 5 for g in got[:18])
+        longest = max(g.num_tokens for g in got[18:])
+        assert longest > 16, longest  # the short prompts decode on ...
+        # ... in a bucket of 8 from the first sync after the others stop, not in the bucket of 32
+        assert row_steps <= 32 * 8 + 8 * (longest - 8), row_steps
+    assert static.fallback_reason is None

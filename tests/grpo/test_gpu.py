@@ -41,7 +41,9 @@ def _gpu_config(tmp_path, tiny_path, **overrides):
 
 @pytest.mark.parametrize("precision", ["bf16-mixed", "bf16"])
 def test_full_fine_tuning(tmp_path, tiny_path, precision):
-    summary = train(_gpu_config(tmp_path, tiny_path, precision=precision, num_updates=2))
+    config = _gpu_config(tmp_path, tiny_path, precision=precision, num_updates=2)
+    config.allow_bf16_weights = True  # pure bf16 needs it (and warns)
+    summary = train(config)
     assert summary["precision"] == precision and summary["device"].startswith("cuda")
     for record in _steps(tmp_path):
         assert record["loss"] is not None and abs(record["loss"]) < 1e3
@@ -59,7 +61,10 @@ def test_lora_with_kl_to_the_disabled_adapter(tmp_path, tiny_path):
 
 def test_kl_to_a_frozen_copy(tmp_path, tiny_path):
     train(_gpu_config(tmp_path, tiny_path, beta=0.1, lr=1e-2, steps_per_batch=2))
-    assert _steps(tmp_path)[-1]["kl"] > 0
+    steps = _steps(tmp_path)
+    # The copy keeps the policy's fp32 weights (bf16-mixed): no KL before the first update.
+    assert steps[0]["kl"] < 1e-3 and steps[-1]["kl"] > 0
+    assert steps[0]["sampler_logprob_diff"] < 5e-2  # the documented bf16 bound
 
 
 def test_bf16_training_logprobs_track_the_sampler(tiny_path):
@@ -75,7 +80,7 @@ def test_bf16_training_logprobs_track_the_sampler(tiny_path):
     with torch.autocast("cuda", dtype=torch.bfloat16):
         rollouts = collect_rollouts(
             agent,
-            "rlvr/Arithmetic-v0",
+            "rlvr/Arithmetic-v1",
             env_kwargs={"level": 1, "template": "{prompt}"},
             num_tasks=4,
             group_size=4,
@@ -95,17 +100,22 @@ def test_trainer_decodes_with_cuda_graphs(tmp_path, tiny_path):
     assert summary["decode"] == "cuda-graphs", summary["decode_fallback"]
 
 
-def test_cuda_graph_decoding_matches_hfagent_and_follows_weight_updates(tiny_path):
+def _lively_cuda_model(tiny_path):
+    """The tiny policy on CUDA with its weights scaled up (a livelier distribution)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from agents.grpo.decode import StaticCacheAgent
-    from agents.hf import HFAgent
 
     model = AutoModelForCausalLM.from_pretrained(tiny_path, dtype=torch.float32).cuda()
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(8.0)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_path)
+    return model, AutoTokenizer.from_pretrained(tiny_path)
+
+
+def test_cuda_graph_decoding_matches_hfagent_and_follows_weight_updates(tiny_path):
+    from agents.grpo.decode import StaticCacheAgent
+    from agents.hf import HFAgent
+
+    model, tokenizer = _lively_cuda_model(tiny_path)
     dynamic, graphed = HFAgent(model, tokenizer), StaticCacheAgent(model, tokenizer)
     prompts = ["What is 2 + 3?", "x", "Please reason step by step. " * 6, "def add(a, b):"]
     for _ in range(2):  # the second round runs after an in-place weight change
@@ -120,3 +130,15 @@ def test_cuda_graph_decoding_matches_hfagent_and_follows_weight_updates(tiny_pat
                 p.add_(torch.randn_like(p) * 0.05)
     sampled = graphed.generate(prompts, max_new_tokens=24, temperature=1.0, n=4, seed=0)
     assert len(sampled) == 16 and all(g.num_tokens > 0 for g in sampled)
+
+
+def test_cuda_graph_decoding_drops_finished_rows(tiny_path):
+    from agents.grpo.decode import StaticCacheAgent
+    from agents.hf import HFAgent
+
+    from .test_decode import check_finished_rows_leave_the_batch
+
+    model, tokenizer = _lively_cuda_model(tiny_path)
+    graphed = StaticCacheAgent(model, tokenizer)
+    check_finished_rows_leave_the_batch(HFAgent(model, tokenizer), graphed, atol=1e-3)
+    assert graphed.decode_mode == "cuda-graphs", graphed.fallback_reason

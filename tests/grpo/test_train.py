@@ -6,16 +6,19 @@ import json
 
 import pytest
 
-from agents.grpo import TaskSplit, train
+from agents.grpo import train
 
 from .conftest import quick_config
 
 TIMING_KEYS = {
     "gen_tokens_per_s",
     "train_tokens_per_s",
+    "time_collect_s",
     "time_generate_s",
-    "time_verify_s",
+    "time_env_wait_s",
     "time_verify_busy_s",
+    "time_reset_busy_s",
+    "time_overlap_s",
     "time_train_s",
     "time_step_s",
 }
@@ -44,7 +47,11 @@ def _records(directory) -> list[dict]:
 
 
 def _without_timings(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
+    """Records without wall-clock figures, and without the sampler log-prob difference: which
+    completions share a generation sub-batch depends on thread timing, and the padding of a
+    batch moves log-probs by ~1e-8 (the sampled tokens themselves are seeded per sample)."""
+    noisy = TIMING_KEYS | {"sampler_logprob_diff"}
+    return [{k: v for k, v in r.items() if k not in noisy} for r in records]
 
 
 def _digits(tmp_path, tiny_path, **overrides):
@@ -167,36 +174,3 @@ def test_warmup_then_rl_on_arithmetic(tmp_path, tiny_path):
     assert summary["warmup"]["loss_last"] < summary["warmup"]["loss_first"]
     assert summary["warmup"]["accuracy_before_warmup"] == 0.0
     assert summary["accuracy_before"] > 0  # the warm-up taught some sums
-
-
-def test_heldout_tasks_never_appear_in_training(tmp_path):
-    import gymnasium as gym
-    import numpy as np
-
-    env = gym.make("rlvr/Arithmetic-v0", level=1)
-    split = TaskSplit(env, eval_tasks=50, eval_seed=5)
-    assert split.mode == "procedural" and len(split.eval_ids) == 50
-    held = set(split.eval_ids)
-    split._held = held | {env.unwrapped.source.take(1, seed=99)[0].id}
-    for step in range(20):
-        ids, _ = split.training(16, np.random.default_rng([0, step]))
-        assert len(ids) == 16 and not held & set(ids)
-
-
-def test_dataset_split_holds_out_a_subset(tmp_path):
-    import gymnasium as gym
-    import numpy as np
-
-    from rlvr_envs import register_dataset_env
-
-    rows = [{"q": f"What is {i} + 1?", "a": str(i + 1)} for i in range(30)]
-    if "grpotest/Small-v0" not in gym.registry:
-        register_dataset_env("grpotest/Small-v0", data=rows, prompt_field="q", answer_field="a")
-    split = TaskSplit(gym.make("grpotest/Small-v0"), eval_tasks=10, eval_seed=0)
-    assert split.mode == "dataset" and len(split.eval_ids) == 10
-    ids, _ = split.training(64, np.random.default_rng(0))
-    assert not set(ids) & set(split.eval_ids)
-    from agents.grpo import ConfigError
-
-    with pytest.raises(ConfigError, match="leaves none to train on"):
-        TaskSplit(gym.make("grpotest/Small-v0"), eval_tasks=30, eval_seed=0)

@@ -15,21 +15,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def rows():
-    return prompt_dataset("rlvr/Arithmetic-v0", 4, seed=3, level=1)
+    return prompt_dataset("rlvr/Arithmetic-v1", 4, seed=3, level=1)
 
 
 def test_dataset_rows_carry_prompt_task_id_and_answer(rows):
     assert len(rows) == 4 and set(rows[0]) == {"prompt", "task_id", "answer"}
     assert rows[0]["prompt"].startswith("What is ") and "\\boxed{}" in rows[0]["prompt"]
-    assert rows == prompt_dataset("rlvr/Arithmetic-v0", 4, seed=3, level=1)  # seeded
-    chat = prompt_dataset("rlvr/Arithmetic-v0", 2, level=1, chat=True)
+    assert rows == prompt_dataset("rlvr/Arithmetic-v1", 4, seed=3, level=1)  # seeded
+    chat = prompt_dataset("rlvr/Arithmetic-v1", 2, level=1, chat=True)
     assert chat[0]["prompt"][-1]["role"] == "user"
     with pytest.raises(ValueError, match="give num_tasks"):
-        prompt_dataset("rlvr/Arithmetic-v0", level=1)
+        prompt_dataset("rlvr/Arithmetic-v1", level=1)
 
 
 def test_rewards_by_task_id_with_trl_keywords(rows):
-    reward = reward_function("rlvr/Arithmetic-v0", level=1)
+    reward = reward_function("rlvr/Arithmetic-v1", level=1)
     completions = [f"The answer is \\boxed{{{r['answer']}}}." for r in rows]
     completions[1] = "The answer is \\boxed{-1}."
     logged = []
@@ -45,12 +45,12 @@ def test_rewards_by_task_id_with_trl_keywords(rows):
     )
     assert got == [1.0, 0.0, 1.0, 1.0]
     assert all(isinstance(x, float) for x in got)
-    assert logged == [("rlvr_Arithmetic_v0/faults", 0.0)]
+    assert logged == [("rlvr_Arithmetic_v1/faults", 0.0)]
     assert [v["status"] for v in reward.last_verdicts] == ["correct", "wrong", "correct", "correct"]
 
 
 def test_chat_completions_and_answer_column_without_task_ids():
-    reward = reward_function("rlvr/Arithmetic-v0", workers=1)
+    reward = reward_function("rlvr/Arithmetic-v1", workers=1)
     got = reward(
         prompts=[[{"role": "user", "content": "What is 2 + 3?"}]] * 2,
         completions=[
@@ -63,7 +63,7 @@ def test_chat_completions_and_answer_column_without_task_ids():
 
 
 def test_missing_task_columns_and_mismatched_lengths():
-    reward = reward_function("rlvr/Arithmetic-v0")
+    reward = reward_function("rlvr/Arithmetic-v1")
     with pytest.raises(ValueError, match="needs a 'task_id' or an 'answer' column"):
         reward(prompts=["What is 1 + 1?"], completions=["2"], difficulty=[1])
     with pytest.raises(ValueError, match="has 1 values for 2 completions"):
@@ -126,7 +126,7 @@ def test_benchmark_runs_ours_and_trl_on_cpu(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "ratio ours: TRL/ours s/step" in out.stdout, out.stdout
+    assert "2x4: ratio ours (medians): TRL/ours s/step" in out.stdout, out.stdout
     import json
 
     results = json.loads((tmp_path / "out.json").read_text())["results"]

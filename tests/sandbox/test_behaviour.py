@@ -250,6 +250,56 @@ def test_worker_killed_twice_is_a_sandbox_error() -> None:
         box.close()
 
 
+def _started_processes_alive(box: Sandbox) -> list[bool]:
+    """For each worker: is the process the host started for it (bwrap itself, ...) alive?"""
+    alive = []
+    for slot in box._slots:  # type: ignore[attr-defined]
+        proc = getattr(slot.worker.channel, "proc", None) if slot.worker else None
+        if proc is not None:
+            alive.append(proc.poll() is None)
+    return alive
+
+
+def test_workers_outlive_the_threads_that_started_them(backend: str) -> None:
+    """bwrap's --die-with-parent is per thread: start() and jobs from threads that then end."""
+    box = make_box(backend, workers=2)
+    try:
+        box.start()  # boots the workers from a thread pool that is gone when it returns
+        time.sleep(0.3)
+        assert all(_started_processes_alive(box)), box.worker_info()
+        box.close()
+        box = make_box(backend, workers=1)
+        thread = threading.Thread(target=lambda: box.run_python("pass"))  # starts it lazily
+        thread.start()
+        thread.join(60)
+        time.sleep(0.3)
+        assert all(_started_processes_alive(box)), box.worker_info()
+        jobs = box.worker_info()[0]["jobs"]
+        assert_serves(box)
+        assert box.worker_info()[0]["jobs"] == jobs + 1  # the same worker: not replaced
+    finally:
+        box.close()
+
+
+def test_registered_modules_are_held_by_workers_started_afterwards(backend: str) -> None:
+    name = f"rlvr_test_held_{backend}"
+    probe = f"import sys\nm = sys.modules.get({name!r})\nprint(m and m.VALUE, m and m.__source_digest__)"
+    box = make_box(backend, workers=1)
+    try:
+        assert box.run_python(probe).stdout == b"None None\n"  # started before: does not hold it
+        digest = sandbox.register_worker_module(name, "VALUE = 42\n")
+        box.close()
+        box = make_box(backend, workers=1)
+        assert box.run_python(probe).stdout.split() == [b"42", digest.encode()]
+        # A job may change its copy; the next job gets the worker's, untouched.
+        assert box.run_python(f"import sys\nsys.modules[{name!r}].VALUE = 7").ok
+        assert box.run_python(probe).stdout.split()[0] == b"42"
+    finally:
+        box.close()
+    with pytest.raises(ValueError):
+        sandbox.register_worker_module("not a name", "")
+
+
 def test_sandbox_survives_fork_of_its_owner(backend: str) -> None:
     box = make_box(backend, workers=1)
     try:
@@ -336,10 +386,15 @@ def test_owner_killed_leaves_nothing_behind(backend: str) -> None:
     if backend == "docker":
         import docker
 
+        # Sparse: no inspection of each container, which races with containers that other
+        # processes remove meanwhile (404 from the daemon).
+        listed = docker.from_env().containers.list(
+            all=True, sparse=True, filters={"label": "rlvr-envs.owner"}
+        )
         mine = [
             c
-            for c in docker.from_env().containers.list(all=True)
-            if c.labels.get("rlvr-envs.owner", "").endswith(f":{owner.pid}")
+            for c in listed
+            if (c.attrs.get("Labels") or {}).get("rlvr-envs.owner", "").endswith(f":{owner.pid}")
         ]
         assert mine == []
 

@@ -33,7 +33,7 @@ def test_sb3_and_gymnasium_checkers_pass_on_every_wrapped_env(env_id, shared_dat
 @pytest.mark.parametrize("subprocess", [False, True])
 def test_vec_envs(subprocess):
     vec = make_token_vec_env(
-        "rlvr/Arithmetic-v0",
+        "rlvr/Arithmetic-v1",
         CharTokenizer("0123456789 +-*/?=Whatis"),
         n_envs=2,
         subprocess=subprocess,
@@ -56,7 +56,7 @@ def test_vec_envs(subprocess):
 
 def test_token_features_embed_ids():
     env = TokenLevel(
-        gym.make("rlvr/Arithmetic-v0", level=1, template="{prompt}"),
+        gym.make("rlvr/Arithmetic-v1", level=1, template="{prompt}"),
         CharTokenizer("0123456789 +?Whatis"),
         max_prompt_tokens=16,
         max_new_tokens=2,

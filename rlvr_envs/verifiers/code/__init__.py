@@ -23,25 +23,48 @@ worker) is graded as the candidate's (``runtime_error``, ``wrong``, ``timeout``,
 ``timeout_s`` (default: the sandbox limits' wall time) bounds the whole verification of one
 answer: every sandbox round and every host pass together, time spent queueing for a sandbox
 worker or a judge excluded. For stdin/stdout cases it bounds each case's run.
+
+:func:`verify_batch` verifies many answers at once (a GRPO group, a vector step) with exactly the
+verdicts of :func:`verify` one by one; a task's tests are prepared once for all its answers
+(:mod:`.programs`), and a verdict's ``details["timings"]`` says where its time went.
 """
 
 from __future__ import annotations
 
 import ast
+import marshal
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ...tasks import Task
-from ...verdict import Status, Verdict
+from ...verdict import Seconds, Status, Verdict
+from . import programs
 from .asserts import verify_assert_tests
 from .cases import is_function_cases, is_io_cases, verify_function_cases, verify_io
 from .compare import COMPARE_MODES
 from .harness import parse_quietly, quiet_compile
-from .running import RUNNER_SOURCE, Budget, TimedSandbox, resolve_limits, resolve_sandbox
+from .running import (
+    RUNNER_SOURCE,
+    Budget,
+    TimedSandbox,
+    Timings,
+    resolve_limits,
+    resolve_sandbox,
+)
 
-__all__ = ["RUNNER_SOURCE", "CodeVerifier", "defines", "extract_code", "parse_quietly", "verify"]
+__all__ = [
+    "RUNNER_SOURCE",
+    "CodeVerifier",
+    "clear_caches",
+    "defines",
+    "extract_code",
+    "parse_quietly",
+    "verify",
+    "verify_batch",
+]
 
 MAX_RESPONSE_CHARS = 200_000
 MAX_ROUNDS = 200  # a safety net; the time budget normally ends a long exchange first
@@ -119,12 +142,7 @@ def verify(
     JSON data, else type-strict), ``"json"`` or ``"strict"``.
     """
     start = time.perf_counter()
-    if not isinstance(response, str):
-        raise TypeError(f"response must be a str, got {type(response).__name__}")
-    if reward not in ("all", "fraction"):
-        raise ValueError(f"reward must be 'all' or 'fraction', got {reward!r}")
-    if compare not in COMPARE_MODES:
-        raise ValueError(f"compare must be one of {COMPARE_MODES}, got {compare!r}")
+    _check_arguments([response], reward, compare)
     verdict = _verify(
         response,
         tests,
@@ -142,8 +160,89 @@ def verify(
     return verdict.replace(elapsed_s=time.perf_counter() - start)
 
 
-def _checked_code(response: str, entry_point: str | None, prefix: str | None) -> str | Verdict:
-    """The candidate's code, ready to run, or the verdict that it has none worth running."""
+def _check_arguments(responses: Sequence[Any], reward: str, compare: str) -> None:
+    for response in responses:
+        if not isinstance(response, str):
+            raise TypeError(f"response must be a str, got {type(response).__name__}")
+    if reward not in ("all", "fraction"):
+        raise ValueError(f"reward must be 'all' or 'fraction', got {reward!r}")
+    if compare not in COMPARE_MODES:
+        raise ValueError(f"compare must be one of {COMPARE_MODES}, got {compare!r}")
+
+
+def verify_batch(
+    responses: Sequence[str],
+    tests: Any = None,
+    entry_point: str | None = None,
+    *,
+    problems: Sequence[Mapping[str, Any]] | None = None,
+    setup: str | None = None,
+    prefix: str | None = None,
+    sandbox: Any = None,
+    max_concurrency: int | None = None,
+    **options: Any,
+) -> list[Verdict]:
+    """Verify many answers at once; the verdicts, in order, are those of ``verify`` one by one.
+
+    Typically one GRPO group (G answers to one task: ``tests``, ``entry_point``, ``setup``,
+    ``prefix`` as for :func:`verify`) or a vector environment's step, where each answer has its
+    own task: ``problems`` then holds one mapping per response with ``tests`` and optionally
+    ``entry_point``, ``setup`` and ``prefix`` (a task's ``answer``). The answers are pipelined
+    over the sandbox pool: up to ``max_concurrency`` (default: twice the sandbox's workers) are
+    in flight, so one answer's host replay overlaps the others' sandbox rounds; tests are
+    prepared once per task, and host passes that wait at the same time share one judge round
+    trip. ``options`` are :func:`verify`'s (``limits``, ``reward``, ``timeout_s``...).
+    """
+    responses = list(responses)
+    if problems is None:
+        if tests is None:
+            raise ValueError("give the tests (shared by every response) or problems (one each)")
+        shared = {"tests": tests, "entry_point": entry_point, "setup": setup, "prefix": prefix}
+        tasks: list[Mapping[str, Any]] = [shared] * len(responses)
+    else:
+        if tests is not None or entry_point is not None or setup is not None or prefix is not None:
+            raise ValueError("give either shared tests/entry_point/setup/prefix or problems")
+        tasks = list(problems)
+        if len(tasks) != len(responses):
+            raise ValueError(f"{len(responses)} responses but {len(tasks)} problems")
+        for task in tasks:
+            if not isinstance(task, Mapping) or "tests" not in task:
+                raise ValueError(f"a problem must be a mapping with 'tests', got {task!r:.200}")
+    _check_arguments(responses, options.get("reward", "all"), options.get("compare", "auto"))
+    if not responses:
+        return []
+    box = resolve_sandbox(sandbox)
+    threads = max_concurrency or 2 * max(1, int(getattr(box, "workers", 1) or 1))
+    threads = max(1, min(threads, len(responses)))
+
+    def one(index: int) -> Verdict:
+        task = tasks[index]
+        return verify(
+            responses[index],
+            task["tests"],
+            task.get("entry_point"),
+            setup=task.get("setup"),
+            prefix=task.get("prefix"),
+            sandbox=box,
+            **options,
+        )
+
+    if threads == 1:
+        return [one(i) for i in range(len(responses))]
+    with ThreadPoolExecutor(threads, thread_name_prefix="rlvr-verify") as pool:
+        return list(pool.map(one, range(len(responses))))
+
+
+def clear_caches() -> None:
+    """Forget the tests prepared for every task (they are kept for later answers to the same task)."""
+    programs.clear()
+
+
+def _checked_code(
+    response: str, entry_point: str | None, prefix: str | None
+) -> tuple[str, bytes] | Verdict:
+    """The candidate's code, ready to run, and its bytecode (``marshal``); or the verdict that it
+    has none worth running."""
     if len(response) > MAX_RESPONSE_CHARS:
         return Verdict.make(
             Status.INVALID_INPUT,
@@ -159,7 +258,8 @@ def _checked_code(response: str, entry_point: str | None, prefix: str | None) ->
     if prefix and entry_point and not defines(code, entry_point):
         code = f"{prefix.rstrip()}\n{code}"
     try:
-        quiet_compile(code, "solution.py")
+        # Compiled as the sandbox would (no future flags of this module): the bytecode travels.
+        compiled = marshal.dumps(quiet_compile(code, "solution.py", inherit=False))
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         line = getattr(error, "lineno", None)
         return Verdict.make(
@@ -168,7 +268,7 @@ def _checked_code(response: str, entry_point: str | None, prefix: str | None) ->
             + (f" (line {line})" if line else ""),
             extracted=code,
         )
-    return code
+    return code, compiled
 
 
 def _verify(
@@ -186,10 +286,13 @@ def _verify(
     max_rounds,
     compare,
 ) -> Verdict:
-    code = _checked_code(response, entry_point, prefix)
-    if isinstance(code, Verdict):
-        return code
-    box = TimedSandbox(resolve_sandbox(sandbox))
+    timings = Timings()
+    with timings.measure("parse"):
+        checked = _checked_code(response, entry_point, prefix)
+    if isinstance(checked, Verdict):
+        return checked.replace(details={**checked.details, "timings": timings.details()})
+    code, compiled = checked
+    box = TimedSandbox(resolve_sandbox(sandbox), timings)
     run_limits = resolve_limits(limits, timeout_s)
     budget = Budget(run_limits.wall_time_s)
     if is_io_cases(tests):
@@ -198,14 +301,36 @@ def _verify(
         if not entry_point:
             raise ValueError("function cases need an entry_point")
         verdict = verify_function_cases(
-            code, tests, entry_point, box, run_limits, reward, float_tolerance, compare
+            code,
+            tests,
+            entry_point,
+            box,
+            run_limits,
+            reward,
+            float_tolerance,
+            compare,
+            compiled=compiled,
         )
     else:
         verdict = verify_assert_tests(
-            code, tests, entry_point, setup, box, run_limits, reward, max_rounds, budget
+            code,
+            tests,
+            entry_point,
+            setup,
+            box,
+            run_limits,
+            reward,
+            max_rounds,
+            budget,
+            compiled=compiled,
         )
     return verdict.replace(
-        extracted=code, details={**verdict.details, "sandbox_s": round(box.seconds, 6)}
+        extracted=code,
+        details={
+            **verdict.details,
+            "sandbox_s": Seconds(round(box.seconds, 6)),
+            "timings": timings.details(),
+        },
     )
 
 
@@ -227,3 +352,24 @@ class CodeVerifier:
             prefix=answer.get("prefix"),
             **self.options,
         )
+
+    def batch_key(self) -> tuple[Any, ...]:
+        """Verifiers with equal keys verify each other's completions alike (one batch)."""
+        return (type(self), *sorted((k, _hashable(v)) for k, v in self.options.items()))
+
+    def verify_batch(self, completions: Sequence[str], tasks: Sequence[Task]) -> list[Verdict]:
+        """Verdicts for many completions (each of its own task) at once; see :func:`verify_batch`."""
+        answers = []
+        for task in tasks:
+            if not isinstance(task.answer, Mapping) or "tests" not in task.answer:
+                raise ValueError(f"task {task.id}: answer must be a mapping with 'tests'")
+            answers.append(task.answer)
+        return verify_batch(completions, problems=answers, **self.options)
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))  # the same object (a sandbox, a dict of options), not an equal one
+    return value

@@ -4,9 +4,11 @@ Started by :mod:`.judge` as ``python -I -c <this file> <package dir>``. It loads
 modules from the package directory under a private package name (so it does not import
 ``rlvr_envs`` and stays small and quick to start), then answers requests on stdin/stdout, one
 frame each way (4-byte big-endian length, then the request or reply in ``marshal`` form: both
-sides are trusted, and the values are plain data). Each pass runs under an address
-space limit (a ``MemoryError`` is reported as such) and a CPU time limit (the kernel ends the
-process if a pass overruns, should its parent be gone too); the parent enforces the wall clock.
+sides are trusted, and the values are plain data, plus the test program's bytecode the first
+time it is used). Frames are answered in order, so the host may send several at once. Each pass
+runs under an address space limit (a ``MemoryError`` is reported as such) and a CPU time limit
+(the kernel ends the process if a pass overruns, should its parent be gone too); the parent
+enforces the wall clock.
 """
 
 import importlib
@@ -52,17 +54,30 @@ def _vm_bytes():
     return int(os.pread(_STATM, 256, 0).split()[0]) * _PAGE
 
 
-def _run(harness, programs, request):
+MAX_PROGRAMS = 256  # the host remembers fewer (see ``judge``), so it never omits one dropped here
+
+
+def _program(harness, programs, request):
+    """The request's test program: known here, or rebuilt from the wire form it carries."""
     key = request["key"]
-    program = programs.get(key)
+    program = programs.pop(key, None)
     if program is None:
-        try:
-            program = harness.TestProgram.from_spec(request["program"])
-        except harness.HarnessError as error:
-            return {"harness_error": str(error)}
-        if len(programs) > 256:
-            programs.clear()
-        programs[key] = program
+        if "program" not in request:
+            return None
+        program = harness.TestProgram.from_wire(request["program"])
+    programs[key] = program  # most recently used last
+    while len(programs) > MAX_PROGRAMS:
+        del programs[next(iter(programs))]
+    return program
+
+
+def _run(harness, programs, request):
+    try:
+        program = _program(harness, programs, request)
+    except harness.HarnessError as error:
+        return {"harness_error": str(error)}
+    if program is None:
+        return {"unknown_program": True}
     known = [
         (harness.Call(call_key, payload), record) for call_key, payload, record in request["known"]
     ]

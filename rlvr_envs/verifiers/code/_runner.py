@@ -1,9 +1,11 @@
 """Runs inside the sandbox: imports the candidate and calls its functions on given inputs.
 
-This file is shipped as source into the sandbox next to ``solution.py`` (the candidate) and
-``calls.json`` (the inputs). It holds no expected outputs and decides nothing: it writes one JSON
-line per call with what the call returned, and the arguments as the call left them, as strictly
-typed plain data; the trusted verifier outside the sandbox compares. The host also imports this
+Each sandbox worker holds this module compiled (``sandbox.register_worker_module``); a job that
+does not find it there loads it from the files shipped with it. ``solution.py`` is the candidate
+(with ``solution.code``, its bytecode as the host compiled it) and ``calls.json`` the inputs. It
+holds no expected outputs and decides nothing: it writes one JSON line per call with what the
+call returned, and the arguments as the call left them, as strictly typed plain data; the
+trusted verifier outside the sandbox compares. The host also imports this
 module for :func:`to_plain` and :func:`from_plain`, so both sides share one definition of plain
 data. Standard library only.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import base64
 import collections
 import json
+import marshal
 import math
 import operator
 import os
@@ -339,6 +342,18 @@ class Session:
         return record
 
 
+def _solution_code(tag):
+    """The solution's bytecode as the host compiled it (same interpreter), else its source's."""
+    if tag == sys.implementation.cache_tag:
+        try:
+            with open("solution.code", "rb") as handle:
+                return marshal.loads(handle.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    with open("solution.py", encoding="utf-8") as handle:
+        return compile(handle.read(), "solution.py", "exec")
+
+
 def main():
     """Import ``solution.py``, run every call of ``calls.json``, write results to the saved stdout."""
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -351,13 +366,11 @@ def main():
 
     with open("calls.json", encoding="utf-8") as handle:
         request = json.load(handle)
-    with open("solution.py", encoding="utf-8") as handle:
-        source = handle.read()
     module = types.ModuleType("solution")
     module.__file__ = os.path.abspath("solution.py")
     sys.modules["solution"] = module
     try:
-        exec(compile(source, "solution.py", "exec"), module.__dict__)
+        exec(_solution_code(request.get("tag")), module.__dict__)
     except BaseException as error:  # noqa: BLE001 - SystemExit at import is the candidate's doing
         emit({"import_error": [type(error).__name__, str(error)[:2000]]})
         results.close()

@@ -1,7 +1,8 @@
 """Assert-style tests: host passes and sandbox rounds until a pass needs nothing more.
 
-The first pass runs here (it holds no value of the candidate's yet); every later pass replays the
-candidate's values and runs in a judge process (:mod:`.judge`). Rounds and passes share one time
+The tests are prepared once per task and the first pass runs here, once per task too (it holds no
+value of any candidate's yet; see :mod:`.programs`); every later pass replays the candidate's
+values and runs in a judge process (:mod:`.judge`). Rounds and passes share one time
 budget; running out of it, or of memory in a pass, is the candidate's ``timeout`` or
 ``memory_limit``.
 """
@@ -12,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...verdict import Status, Verdict
+from . import programs
 from .harness import HarnessError, TestProgram
-from .judge import JudgeBreach, JudgeFailed, program_key, shared_pool
+from .judge import JudgeBreach, JudgeFailed, shared_pool
 from .replay import Call, PassOutcome
 from .running import Budget, failure_status, run_calls, score
 
@@ -30,8 +32,12 @@ def verify_assert_tests(
     reward: str,
     max_rounds: int,
     budget: Budget,
+    compiled: bytes | None = None,
 ) -> Verdict:
-    """Run assert-style tests against ``code``; the verdict of their final host pass."""
+    """Run assert-style tests against ``code``; the verdict of their final host pass.
+
+    ``compiled`` is the code's bytecode (``marshal``), which the sandbox uses when it can.
+    """
     if isinstance(tests, Mapping):
         setup = "\n".join(filter(None, [setup, tests.get("setup")]))
         tests = tests.get("tests") or tests.get("asserts")
@@ -40,8 +46,11 @@ def verify_assert_tests(
     if not isinstance(tests, str):
         raise TypeError("tests must be test code, a list of asserts, or a list of cases")
     try:
-        program = TestProgram(tests, entry_point=entry_point, setup=setup, solution=code)
-        outcome, failure, info = _exchange(code, program, box, limits, max_rounds, budget)
+        with box.timings.measure("parse"):
+            program = programs.program_for(tests, setup, entry_point, code)
+        outcome, failure, info = _exchange(
+            (code, compiled), program, box, limits, max_rounds, budget
+        )
     except HarnessError as error:
         return Verdict.make(Status.ERROR, f"harness: {error}")
     if failure is not None:
@@ -60,14 +69,20 @@ def verify_assert_tests(
 
 
 def _exchange(
-    code: str, program: TestProgram, box: Any, limits: Any, max_rounds: int, budget: Budget
+    solution: tuple[str, bytes | None],
+    program: TestProgram,
+    box: Any,
+    limits: Any,
+    max_rounds: int,
+    budget: Budget,
 ) -> tuple[PassOutcome | None, Verdict | None, dict[str, Any]]:
     """Alternate passes and sandbox rounds; the final pass's outcome, or a verdict that ends it."""
     info: dict[str, Any] = {"rounds": 0, "calls": 0}
     shared_pool()  # a judge starts now, while the first round runs, if none is up yet
     known: list[tuple[Call, dict[str, Any]]] = []
     globals_info: dict[str, Any] | None = None
-    outcome = program.run_pass(known, None)  # no value of the candidate's yet
+    with box.timings.measure("record"):
+        outcome = programs.first_pass(program)  # no value of the candidate's yet: once per task
     while not outcome.final:
         if globals_info is not None and not outcome.new_calls:
             return (
@@ -87,11 +102,12 @@ def _exchange(
             )
         calls = [c for c, _ in known] + outcome.new_calls
         out, failure, summary = run_calls(
-            code,
+            solution[0],
             [c.payload for c in calls],
             program.candidate_names,
             box,
             budget.limits_for_round(limits),
+            compiled=solution[1],
         )
         budget.spend(float(summary.get("wall_time_s", 0.0)))
         info["rounds"] += 1
@@ -102,7 +118,8 @@ def _exchange(
         assert out is not None
         known = [(call, out.records[i]) for i, call in enumerate(calls)]
         globals_info = out.globals
-        outcome, failure = _judged_pass(program, known, globals_info, budget, limits)
+        with box.timings.measure("replay"):
+            outcome, failure = _judged_pass(program, known, globals_info, budget, limits)
         if failure is not None:
             return None, failure, info
     return outcome, None, info
@@ -116,10 +133,10 @@ def _judged_pass(
     limits: Any,
 ) -> tuple[PassOutcome, Verdict | None]:
     """A pass over the candidate's values in a judge process, within the budget."""
-    spec = program.spec()
+    wire = program.wire()
     request = {
-        "key": program_key(spec),
-        "program": spec,
+        "key": wire["key"],
+        "program": wire,
         "known": [[call.key, call.payload, record] for call, record in known],
         "globals": globals_info,
         "memory_bytes": int(limits.memory_mb * MIB),

@@ -48,10 +48,11 @@ def verify_function_cases(
     reward: str,
     float_tolerance: float,
     compare: str,
+    compiled: bytes | None = None,
 ) -> Verdict:
     """Call ``entry_point`` on each case's inputs in one sandbox run; compare outputs here."""
     calls = [[entry_point, to_plain(list(case["input"])), to_plain({})] for case in cases]
-    out, failure, summary = run_calls(code, calls, [], box, limits)
+    out, failure, summary = run_calls(code, calls, [], box, limits, compiled=compiled)
     if failure is not None:
         return failure
     assert out is not None

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import hashlib
 import importlib
+import marshal
 import random as _random
+import threading
 import types
 import warnings
 from collections.abc import Sequence
@@ -54,74 +57,120 @@ SHARED_MODULES = frozenset(
 )
 
 
+# CPython 3.11 builds the Python objects of ``ast.parse`` with a recursion counter shared by
+# every thread; a thread switch inside it (a finalizer run by the garbage collector) makes a
+# concurrent parse fail with ``SystemError: AST constructor recursion depth mismatch``. The
+# ``warnings.catch_warnings`` around it is not thread-safe either. So the verifier parses and
+# compiles under one lock (the work is short and done once per task; see ``programs``). A parse
+# of someone else's in another thread (sympy's ``parse_expr``, ``ast.literal_eval``) holds no
+# such lock, so a parse that still hits the mismatch is retried: the counter is reset at the
+# start of every parse, and the tree is the same.
+_PARSE_LOCK = threading.Lock()
+_PARSE_TRIES = 5
+_MISMATCH = "recursion depth mismatch"
+
+
 def parse_quietly(code: str) -> ast.Module:
     """``ast.parse`` without the warnings that escapes like ``"\\w"`` in plain strings give."""
-    with warnings.catch_warnings():
+    for attempt in range(_PARSE_TRIES):
+        with _PARSE_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                return ast.parse(code)
+            except SystemError as error:
+                if _MISMATCH not in str(error) or attempt == _PARSE_TRIES - 1:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def quiet_compile(source: str | ast.Module, filename: str, inherit: bool = True) -> types.CodeType:
+    """``compile(..., "exec")`` without escape-sequence warnings (``inherit``: this module's
+    future flags, as the tests have always been compiled with)."""
+    with _PARSE_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", SyntaxWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        return ast.parse(code)
+        return compile(source, filename, "exec", dont_inherit=not inherit)
 
 
-def quiet_compile(source: str | ast.Module, filename: str) -> types.CodeType:
-    """``compile(..., "exec")`` without escape-sequence warnings."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return compile(source, filename, "exec")
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-class _AssertRewriter(ast.NodeTransformer):
-    """Turns ``assert test, msg`` into ``__rlvr_assert__(lambda: test, id, line)``."""
+def _scan(tree: ast.AST) -> tuple[set[str], set[str], list[tuple[list, int, ast.Assert]]]:
+    """One walk of a tree: names it loads, names it binds anywhere, and its assert statements.
 
-    def __init__(self) -> None:
-        self.count = 0
-
-    def visit_Assert(self, node: ast.Assert) -> ast.AST:
-        self.count += 1
-        lam = ast.Lambda(
-            args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
-            body=self.visit(node.test),
-        )
-        call = ast.Call(
-            func=ast.Name(id=ASSERT_FUNCTION, ctx=ast.Load()),
-            args=[lam, ast.Constant(self.count), ast.Constant(node.lineno)],
-            keywords=[],
-        )
-        return ast.copy_location(ast.Expr(value=call), node)
-
-
-def _bound_names(tree: ast.AST) -> set[str]:
+    Asserts come with the statement list and index that hold them, in source order.
+    """
+    loaded: set[str] = set()
     bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    return bound
+    asserts: list[tuple[list, int, ast.Assert]] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            (loaded if type(node.ctx) is ast.Load else bound).add(node.id)  # type: ignore[attr-defined]
+            continue
+        if kind in _DEFINITIONS:
+            bound.add(node.name)  # type: ignore[attr-defined]
+        elif kind is ast.arg:
+            bound.add(node.arg)  # type: ignore[attr-defined]
+        elif kind is ast.Import or kind is ast.ImportFrom:
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)  # type: ignore[attr-defined]
+        elif kind is ast.ExceptHandler and node.name:  # type: ignore[attr-defined]
+            bound.add(node.name)  # type: ignore[attr-defined]
+        for field_name in node._fields:
+            value = getattr(node, field_name, None)
+            if type(value) is list:
+                for index, item in enumerate(value):
+                    if isinstance(item, ast.AST):
+                        if type(item) is ast.Assert:
+                            asserts.append((value, index, item))
+                        stack.append(item)
+            elif isinstance(value, ast.AST):
+                stack.append(value)
+    asserts.sort(key=lambda found: (found[2].lineno, found[2].col_offset))
+    return loaded, bound, asserts
 
 
-def _solution_modules(solution: str | None) -> list[tuple[str, str]]:
-    """``(bound name, module)`` for the solution's top-level ``import m`` / ``import m as n``."""
-    if not solution:
-        return []
-    try:
-        tree = parse_quietly(solution)
-    except (SyntaxError, ValueError):
-        return []
-    found = []
-    for node in tree.body:
+_NO_ARGUMENTS = {"posonlyargs": [], "args": [], "kwonlyargs": [], "kw_defaults": [], "defaults": []}
+
+
+def _rewrite_asserts(asserts: list[tuple[list, int, ast.Assert]]) -> None:
+    """``assert test, msg`` becomes ``__rlvr_assert__(lambda: test, number, line)`` in place."""
+    for number, (body, index, node) in enumerate(asserts, start=1):
+        at = {
+            "lineno": node.lineno,
+            "col_offset": node.col_offset,
+            "end_lineno": node.end_lineno,
+            "end_col_offset": node.end_col_offset,
+        }
+        lam = ast.Lambda(args=ast.arguments(**_NO_ARGUMENTS), body=node.test, **at)
+        check = ast.Name(id=ASSERT_FUNCTION, ctx=ast.Load(), **at)
+        args = [lam, ast.Constant(number, **at), ast.Constant(node.lineno, **at)]
+        body[index] = ast.Expr(value=ast.Call(func=check, args=args, keywords=[], **at), **at)
+
+
+def solution_modules(tree: ast.Module | None) -> dict[str, str]:
+    """``{bound name: module}`` for the solution's top-level ``import m`` / ``import m as n``."""
+    found: dict[str, str] = {}
+    for node in tree.body if tree is not None else ():
         if isinstance(node, ast.Import):
             for alias in node.names:
                 module = alias.name
                 if module in SHARED_MODULES or module == "random":
-                    found.append((alias.asname or module, module))
+                    found[alias.asname or module] = module
     return found
+
+
+def parse_solution(solution: str | None) -> ast.Module | None:
+    """The solution's tree, or None when there is none or it does not parse."""
+    if not solution:
+        return None
+    try:
+        return parse_quietly(solution)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _seeded_random_module() -> types.ModuleType:
@@ -134,6 +183,41 @@ def _seeded_random_module() -> types.ModuleType:
             value = getattr(generator, name)
         setattr(module, name, value)
     return module
+
+
+class CompiledTests:
+    """Assert-style tests parsed, rewritten and compiled once, whatever the candidate.
+
+    ``free`` are the names the tests use without binding them (nor the setup, nor builtins):
+    the solution's, or modules the solution imports.
+    """
+
+    def __init__(self, test_code: str, setup: str | None, entry_point: str | None) -> None:
+        try:
+            tree = parse_quietly(test_code)
+            setup_tree = parse_quietly(setup or "")
+        except (SyntaxError, ValueError) as error:
+            raise HarnessError(f"the tests do not parse: {error}") from error
+        self.source = (test_code, setup or "")
+        self.entry_point = entry_point
+        loaded, bound, asserts = _scan(tree)
+        if not asserts:
+            raise HarnessError("the tests contain no assert statement")
+        _rewrite_asserts(asserts)
+        self.assert_count = len(asserts)
+        self.code = quiet_compile(tree, "<tests>")
+        self.setup = quiet_compile(setup_tree, "<setup>")
+        defines_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
+        self.check_function = "check" if defines_check and entry_point else None
+        setup_bound = _scan(setup_tree)[1]
+        self.free = frozenset(loaded - bound - setup_bound - _BUILTIN_NAMES - {ASSERT_FUNCTION})
+
+    def needs_solution_modules(self) -> bool:
+        """Whether the tests use a name that a module the solution imports could stand for."""
+        return bool(self.free - {self.entry_point})
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 class _UnknownGlobal(Pending):
@@ -150,67 +234,98 @@ class _UnknownGlobal(Pending):
 
 
 class TestProgram:
-    """Assert-style tests prepared for host passes."""
+    """Assert-style tests prepared for host passes over one solution's values.
+
+    Built from :class:`CompiledTests` (shared by every candidate of a task) and the modules the
+    solution imports that the tests use; :meth:`wire` is the form a judge process rebuilds it
+    from without parsing anything.
+    """
 
     def __init__(
         self,
-        test_code: str,
+        test_code: str | CompiledTests,
         *,
         entry_point: str | None = None,
         setup: str | None = None,
         solution: str | None = None,
         modules: dict[str, str] | None = None,
     ) -> None:
-        try:
-            tree = parse_quietly(test_code)
-            setup_tree = parse_quietly(setup or "")
-        except (SyntaxError, ValueError) as error:
-            raise HarnessError(f"the tests do not parse: {error}") from error
-        self.source = (test_code, setup or "")
-        rewriter = _AssertRewriter()
-        tree = ast.fix_missing_locations(rewriter.visit(tree))
-        if rewriter.count == 0:
-            raise HarnessError("the tests contain no assert statement")
-        self.code = quiet_compile(tree, "<tests>")
-        self.setup = quiet_compile(setup_tree, "<setup>")
-        self.assert_count = rewriter.count
-        self.entry_point = entry_point
-        defines_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
-        self.check_function = "check" if defines_check and entry_point else None
-        builtin_names = set(dir(builtins))
-        loaded = {
-            n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-        free = loaded - _bound_names(tree) - _bound_names(setup_tree) - builtin_names
-        free.discard(ASSERT_FUNCTION)
+        compiled = (
+            test_code
+            if isinstance(test_code, CompiledTests)
+            else CompiledTests(test_code, setup, entry_point)
+        )
         if modules is None:
-            modules = {name: module for name, module in _solution_modules(solution)}
+            tree = parse_solution(solution) if compiled.needs_solution_modules() else None
+            modules = solution_modules(tree)
+        self._init(
+            compiled.code,
+            compiled.setup,
+            compiled.entry_point,
+            compiled.check_function,
+            compiled.free,
+            modules,
+        )
+        self.source = compiled.source
+        self.assert_count = compiled.assert_count
+
+    def _init(
+        self,
+        code: types.CodeType,
+        setup: types.CodeType,
+        entry_point: str | None,
+        check_function: str | None,
+        free: frozenset[str],
+        modules: dict[str, str],
+    ) -> None:
+        self.code, self.setup = code, setup
+        self.entry_point = entry_point
+        self.check_function = check_function
         self.modules = {name: module for name, module in modules.items() if name in free}
-        free -= set(self.modules)
+        names = set(free) - set(self.modules)
         # The entry point is the candidate's even when it shadows a builtin (MBPP's ``sum``);
         # other builtin names stay the host's, so a solution cannot redefine ``len`` for the tests.
-        self.candidate_names = sorted(free | ({entry_point} if entry_point else set()))
+        self.candidate_names = sorted(names | ({entry_point} if entry_point else set()))
         if not self.candidate_names:
             raise HarnessError("the tests call no function of the solution")
+        self._wire: dict[str, Any] | None = None
+        self.recorded: PassOutcome | None = None  # the first pass, kept by ``programs``
 
-    def spec(self) -> dict[str, Any]:
-        """Plain data to rebuild this program elsewhere (a judge process)."""
-        return {
-            "tests": self.source[0],
-            "setup": self.source[1],
-            "entry_point": self.entry_point,
-            "modules": dict(self.modules),
-        }
+    @property
+    def key(self) -> str:
+        """A digest naming this program, so a judge rebuilds it once."""
+        return self.wire()["key"]
+
+    def wire(self) -> dict[str, Any]:
+        """Plain data (code objects marshalled) to rebuild this program in a judge process."""
+        if self._wire is None:
+            data = {
+                "code": marshal.dumps(self.code),
+                "setup": marshal.dumps(self.setup),
+                "entry_point": self.entry_point,
+                "check_function": self.check_function,
+                "candidate_names": list(self.candidate_names),
+                "modules": dict(self.modules),
+            }
+            digest = hashlib.sha256(marshal.dumps(data))
+            self._wire = {**data, "key": digest.hexdigest()}
+        return self._wire
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> TestProgram:
-        """The program a :meth:`spec` stands for."""
-        return cls(
-            spec["tests"],
-            entry_point=spec["entry_point"],
-            setup=spec["setup"],
-            modules=spec["modules"],
+    def from_wire(cls, data: dict[str, Any]) -> TestProgram:
+        """The program a :meth:`wire` form stands for (same interpreter: trusted bytecode)."""
+        program = cls.__new__(cls)
+        names = frozenset(data["candidate_names"]) | frozenset(data["modules"])
+        program._init(
+            marshal.loads(data["code"]),
+            marshal.loads(data["setup"]),
+            data["entry_point"],
+            data["check_function"],
+            names,
+            dict(data["modules"]),
         )
+        program._wire = data
+        return program
 
     def _bind(self, name: str, info: dict[str, Any] | None, state: Pass) -> Any:
         if info is None:
@@ -236,11 +351,16 @@ class TestProgram:
         None before it, when they all stand for results to come.
         """
         state = Pass(known, len(known))
-        random_module = _seeded_random_module()
+        seeded: list[types.ModuleType] = []  # built on first use: it costs more than most passes
         real_import = builtins.__import__
 
+        def random_module() -> types.ModuleType:
+            if not seeded:
+                seeded.append(_seeded_random_module())
+            return seeded[0]
+
         def import_(name: str, *args: Any, **kwargs: Any) -> Any:
-            return random_module if name == "random" else real_import(name, *args, **kwargs)
+            return random_module() if name == "random" else real_import(name, *args, **kwargs)
 
         test_builtins = dict(vars(builtins), __import__=import_)
         namespace: dict[str, Any] = {
@@ -250,7 +370,7 @@ class TestProgram:
         }
         for name, module in self.modules.items():
             namespace[name] = (
-                random_module if module == "random" else importlib.import_module(module)
+                random_module() if module == "random" else importlib.import_module(module)
             )
         try:
             exec(self.setup, namespace)

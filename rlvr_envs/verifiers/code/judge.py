@@ -7,14 +7,13 @@ be stopped from outside while C code runs. So every pass that holds candidate va
 pool, with an address-space limit per pass and the caller's remaining time as its wall clock.
 A judge that overruns is killed and replaced; the verdict is then ``timeout`` (or
 ``memory_limit``), never an infrastructure fault. Judges start lazily, one per concurrent
-verification up to the pool size, and a forked child starts its own.
+verification up to the pool size, and a forked child starts its own. Passes that wait at the
+same time (concurrent verifications, ``verify_batch``) share one round trip to a judge.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
-import json
 import marshal
 import os
 import select
@@ -23,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,11 @@ WORKER_SOURCE = Path(__file__).with_name("_judge_worker.py").read_text(encoding=
 PACKAGE_DIR = str(Path(__file__).resolve().parent)
 START_TIMEOUT_S = 30.0
 MAX_REPLY_BYTES = 64 << 20
+MAX_BATCH = 32  # passes per round trip
+# Bytes of requests in one write (past the first): beyond a pipe's capacity the write would wait
+# for the judge, which may itself be waiting for its answers to be read.
+MAX_BATCH_BYTES = 48 << 10
+KNOWN_PROGRAMS = 200  # programs a judge is assumed to hold (it keeps the last 256 it used)
 
 
 class JudgeBreach(Exception):
@@ -61,9 +66,10 @@ class _Judge:
             close_fds=True,
         )
         self.pid = os.getpid()
-        self.programs: set[str] = set()  # the test programs this judge has compiled
+        # The test programs this judge holds, least recently used first (it holds more).
+        self.programs: OrderedDict[str, None] = OrderedDict()
         try:
-            ready = self._read(time.monotonic() + START_TIMEOUT_S)
+            ready = self.read(time.monotonic() + START_TIMEOUT_S)
         except (JudgeBreach, JudgeFailed) as error:
             self.kill()
             raise JudgeFailed(f"judge process did not start: {error}") from None
@@ -85,7 +91,8 @@ class _Judge:
             n -= len(chunk)
         return b"".join(chunks)
 
-    def _read(self, deadline: float) -> dict[str, Any]:
+    def read(self, deadline: float) -> dict[str, Any]:
+        """The next reply, by ``deadline`` (a monotonic time)."""
         (size,) = struct.unpack(">I", self._read_exact(4, deadline))
         if size > MAX_REPLY_BYTES:
             raise JudgeFailed("judge reply too large")
@@ -97,19 +104,26 @@ class _Judge:
             raise JudgeFailed("garbled reply from the judge", during_pass=True)
         return reply
 
-    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one request and wait for its answer, at most ``timeout`` seconds."""
-        if request["key"] in self.programs:
+    def frame(self, request: dict[str, Any]) -> bytes:
+        """The wire frame of a request; the program goes along unless this judge holds it."""
+        key = request["key"]
+        if key in self.programs:
+            self.programs.move_to_end(key)
             request = {k: v for k, v in request.items() if k != "program"}
         else:
-            self.programs.add(request["key"])
+            self.programs[key] = None
+            while len(self.programs) > KNOWN_PROGRAMS:
+                self.programs.popitem(last=False)
         data = marshal.dumps(request, 4)
+        return struct.pack(">I", len(data)) + data
+
+    def send(self, frames: bytes) -> None:
+        """Write request frames (the judge answers them in order)."""
         try:
-            self.proc.stdin.write(struct.pack(">I", len(data)) + data)  # type: ignore[union-attr]
+            self.proc.stdin.write(frames)  # type: ignore[union-attr]
             self.proc.stdin.flush()  # type: ignore[union-attr]
         except OSError as error:
             raise JudgeFailed(f"judge process gone ({error})", during_pass=True) from None
-        return self._read(time.monotonic() + timeout)
 
     def kill(self) -> None:
         """Stop the judge process now."""
@@ -125,18 +139,42 @@ class _Judge:
                 pass
 
 
+class _Ticket:
+    """One pass some thread waits for: its request, time bound and, in the end, its answer."""
+
+    __slots__ = ("request", "timeout", "reply", "error", "done", "queued", "attempts")
+
+    def __init__(self, request: dict[str, Any], timeout: float) -> None:
+        self.request = request
+        self.timeout = timeout
+        self.reply: dict[str, Any] | None = None
+        self.error: Exception | None = None
+        self.done = False
+        self.queued = True
+        self.attempts = 0
+
+
 class JudgePool:
     """Up to ``size`` judge processes shared by every thread of this process.
 
-    The first is started in the background as soon as the pool exists, so that the first pass
+    Passes that wait at the same time travel together: a thread that finds a judge free takes
+    its own pass and the others queued behind it (up to ``MAX_BATCH``, ``MAX_BATCH_BYTES``),
+    writes them in one go and reads the answers one by one, each within its own time bound, so
+    one verification's host replay costs one round trip however many others share it. A pass
+    that overruns ends its judge and only itself; the passes behind it go back to the queue.
+
+    The first judge starts in the background as soon as the pool exists, so that the first pass
     (after the first sandbox round) rarely waits for an interpreter to start.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._lock = threading.Condition()
+        self._cond = threading.Condition()
         self._idle: list[_Judge] = []
+        self._queue: deque[_Ticket] = deque()
         self._started = 1
+        self.requests = 0  # round trips to judges
+        self.passes = 0  # passes they ran
         threading.Thread(target=self._warm, name="rlvr-judge-start", daemon=True).start()
 
     def _warm(self) -> None:
@@ -144,52 +182,144 @@ class JudgePool:
             judge: _Judge | None = _Judge()
         except JudgeFailed:
             judge = None
-        self._release(judge)
-
-    def _acquire(self) -> _Judge | None:
-        with self._lock:
-            while not self._idle and self._started >= self.size:
-                self._lock.wait()
-            if self._idle:
-                return self._idle.pop()
-            self._started += 1
-        return None  # the caller starts one
+        with self._cond:
+            self._release(judge)
 
     def _release(self, judge: _Judge | None) -> None:
-        with self._lock:
-            if judge is not None:
-                self._idle.append(judge)
-            else:
-                self._started -= 1
-            self._lock.notify()
+        """(Lock held.) A judge back to the idle list, or one fewer started."""
+        if judge is not None:
+            self._idle.append(judge)
+        else:
+            self._started -= 1
+        self._cond.notify_all()
 
     def run_pass(self, request: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Run one pass; raises JudgeBreach (time) or JudgeFailed (no judge, or it died twice)."""
-        for attempt in range(2):
-            judge = self._acquire()
+        ticket = _Ticket(request, timeout)
+        with self._cond:
+            self._queue.append(ticket)
+            while not ticket.done:
+                if ticket.queued and (self._idle or self._started < self.size):
+                    if self._idle:
+                        judge: _Judge | None = self._idle.pop()
+                    else:
+                        judge = None
+                        self._started += 1
+                    batch = self._take_batch(ticket)
+                    self._cond.release()
+                    try:
+                        judge = self._run_batch(judge, batch)
+                    finally:
+                        self._cond.acquire()
+                        self._release(judge)
+                else:
+                    self._cond.wait()
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.reply is not None
+        return ticket.reply
+
+    def _take_batch(self, own: _Ticket) -> list[_Ticket]:
+        """(Lock held.) ``own`` and up to ``MAX_BATCH - 1`` passes queued behind it."""
+        self._queue.remove(own)
+        batch = [own]
+        while self._queue and len(batch) < MAX_BATCH:
+            batch.append(self._queue.popleft())
+        for ticket in batch:
+            ticket.queued = False
+        return batch
+
+    def _settle(self, ticket: _Ticket, reply: Any = None, error: Exception | None = None) -> None:
+        with self._cond:
+            ticket.reply, ticket.error, ticket.done = reply, error, True
+            self._cond.notify_all()
+
+    def _requeue(self, tickets: list[_Ticket]) -> None:
+        with self._cond:
+            for ticket in reversed(tickets):
+                ticket.queued = True
+                self._queue.appendleft(ticket)
+            self._cond.notify_all()
+
+    def _run_batch(self, judge: _Judge | None, batch: list[_Ticket]) -> _Judge | None:
+        """Run the passes on ``judge`` (started now if None); the judge if it is still usable.
+
+        Every ticket of the batch leaves settled or back in the queue.
+        """
+        if judge is None:
             try:
-                if judge is None:
-                    judge = _Judge()
-                reply = judge.ask(request, timeout)
-            except JudgeBreach:
-                if judge is not None:
-                    judge.kill()
-                self._release(None)
-                raise
+                judge = _Judge()
             except JudgeFailed as error:
-                if judge is not None:
-                    judge.kill()
-                self._release(None)
-                if attempt == 1 or not error.during_pass:
-                    raise
+                for ticket in batch:
+                    self._settle(ticket, error=JudgeFailed(str(error)))
+                return None
+        sent = 0
+        try:
+            frames = []
+            size = 0
+            for ticket in batch:
+                if frames and size >= MAX_BATCH_BYTES:
+                    break
+                frames.append(judge.frame(ticket.request))
+                size += len(frames[-1])
+            sent = len(frames)
+            self._requeue(batch[sent:])
+            try:
+                judge.send(b"".join(frames))
+            except JudgeFailed:
+                # Gone before it ran anything: the passes go again on a fresh judge, the first
+                # one counting it as a try, so a judge that keeps dying cannot loop forever.
+                batch[0].attempts += 1
+                if batch[0].attempts >= 2:
+                    self._settle(batch[0], error=JudgeFailed("judge processes keep dying"))
+                    self._requeue(batch[1:sent])
+                else:
+                    self._requeue(batch[:sent])
+                raise
+            with self._cond:
+                self.requests += 1
+            self._read_replies(judge, batch[:sent])
+        except (JudgeBreach, JudgeFailed):
+            judge.kill()
+            return None
+        except BaseException:
+            judge.kill()
+            for ticket in batch[:sent]:
+                if not ticket.done and not ticket.queued:
+                    self._settle(ticket, error=JudgeFailed("the host pass was interrupted"))
+            raise
+        return judge
+
+    def _read_replies(self, judge: _Judge, batch: list[_Ticket]) -> None:
+        """Settle (or requeue) each sent pass from its answer, each within its own time bound."""
+        start = time.monotonic()
+        for index, ticket in enumerate(batch):
+            try:
+                reply = judge.read(start + ticket.timeout)
+            except JudgeBreach as breach:
+                self._settle(ticket, error=breach)
+                self._requeue(batch[index + 1 :])
+                raise
+            except JudgeFailed as failure:
+                ticket.attempts += 1
+                if ticket.attempts >= 2 or not failure.during_pass:
+                    self._settle(ticket, error=failure)
+                    self._requeue(batch[index + 1 :])
+                else:  # not necessarily these values' doing: once more, on a fresh judge
+                    self._requeue(batch[index:])
+                raise
+            start = time.monotonic()
+            with self._cond:
+                self.passes += 1
+            if reply.get("unknown_program"):  # it dropped the program: send it along again
+                judge.programs.pop(ticket.request["key"], None)
+                self._requeue([ticket])
                 continue
-            self._release(judge)
-            return reply
-        raise JudgeFailed("unreachable")
+            self._settle(ticket, reply)
 
     def close(self) -> None:
         """Stop every idle judge."""
-        with self._lock:
+        with self._cond:
             judges, self._idle = self._idle, []
             self._started -= len(judges)
         for judge in judges:
@@ -217,8 +347,3 @@ def _reset_after_fork() -> None:
 
 os.register_at_fork(after_in_child=_reset_after_fork)
 atexit.register(lambda: _pool.close() if _pool is not None else None)
-
-
-def program_key(spec: dict[str, Any]) -> str:
-    """A digest naming a test program, so a judge compiles it once."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()

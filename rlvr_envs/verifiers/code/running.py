@@ -7,41 +7,53 @@ import json
 import marshal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ...verdict import Status, Verdict
+from sandbox.worker_modules import register_worker_module
+
+from ...verdict import Seconds, Status, Verdict
 from .results import MalformedResults, RunnerOutput, parse_results
 
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
+RUNNER_MODULE = "rlvr_code_runner"
+# Every sandbox worker started from now on holds the runner compiled, so a job does not load it.
+RUNNER_DIGEST = register_worker_module(RUNNER_MODULE, RUNNER_SOURCE)
 MIN_ROUND_S = 0.05  # the least wall time worth giving a sandbox round
-# Compiling the runner costs a job more than running it, so it travels compiled too, with the
-# interpreter tag its bytecode is for; a sandbox interpreter of another version compiles the
-# source instead.
-RUNNER_LOADER = """import sys
+# Workers started before the runner was registered, and services elsewhere, do not hold it: the
+# job then loads it from the files that travel with it, compiled too (compiling it costs a job
+# more than running it), with the interpreter tag its bytecode is for; a sandbox interpreter of
+# another version compiles the source instead. ``marshal.loads`` of the whole file, not
+# ``marshal.load`` of the file object: the latter reads the file a few bytes at a time.
+RUNNER_LOADER = f"""import sys
+runner = sys.modules.get("{RUNNER_MODULE}")
+if getattr(runner, "__source_digest__", None) == "{RUNNER_DIGEST}":
+    runner.main()
 try:
     with open("runner.tag") as f:
         if f.read() != sys.implementation.cache_tag:
             raise ValueError
     import marshal
     with open("runner.code", "rb") as f:
-        code = marshal.load(f)
+        code = marshal.loads(f.read())
 except Exception:
     with open("runner.py", encoding="utf-8") as f:
         code = compile(f.read(), "runner.py", "exec")
-exec(code, {"__name__": "__main__", "__file__": "runner.py"})
+exec(code, {{"__name__": "__main__", "__file__": "runner.py"}})
 """
+CACHE_TAG = sys.implementation.cache_tag or ""
 
 
 @functools.lru_cache(maxsize=1)
 def runner_files() -> dict[str, bytes | str]:
     """The runner's files for a job: its source, its bytecode and the tag of that bytecode."""
-    code = compile(RUNNER_SOURCE, "runner.py", "exec", dont_inherit=True)
+    code = compile(RUNNER_SOURCE, "runner.py", "exec", dont_inherit=True, optimize=2)
     return {
         "runner.py": RUNNER_SOURCE,
         "runner.code": marshal.dumps(code),
-        "runner.tag": sys.implementation.cache_tag or "",
+        "runner.tag": CACHE_TAG,
     }
 
 
@@ -122,15 +134,23 @@ def exec_summary(result: Any) -> dict[str, Any]:
 
 
 def run_calls(
-    code: str, calls: Sequence[list[Any]], names: Sequence[str], sandbox: Any, limits: Any
+    code: str,
+    calls: Sequence[list[Any]],
+    names: Sequence[str],
+    sandbox: Any,
+    limits: Any,
+    compiled: bytes | None = None,
 ) -> tuple[RunnerOutput | None, Verdict | None, dict[str, Any]]:
-    """Call the candidate's functions in the sandbox; what the runner reported, or a verdict."""
-    request = {"names": list(names), "calls": list(calls)}
-    result = sandbox.run_python(
-        RUNNER_LOADER,
-        files={**runner_files(), "solution.py": code, "calls.json": json.dumps(request)},
-        limits=limits,
-    )
+    """Call the candidate's functions in the sandbox; what the runner reported, or a verdict.
+
+    ``compiled`` is the solution's bytecode (``marshal``), spared the job when its interpreter
+    is this one.
+    """
+    request = {"names": list(names), "calls": list(calls), "tag": CACHE_TAG}
+    files = {**runner_files(), "solution.py": code, "calls.json": json.dumps(request)}
+    if compiled is not None:
+        files["solution.code"] = compiled
+    result = sandbox.run_python(RUNNER_LOADER, files=files, limits=limits)
     summary = exec_summary(result)
     failure = failure_from_exec(result, summary)
     if failure is not None:
@@ -162,26 +182,50 @@ def run_calls(
     return out, None, summary
 
 
+class Timings:
+    """Where one verification's time went, in seconds: parsing (the tests and the answer),
+    recording (the host pass that collects the tests' calls), sandbox rounds (waiting on the
+    sandbox) and host replay (the judged passes over the candidate's values)."""
+
+    PARTS = ("parse", "record", "sandbox", "replay")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.PARTS, 0.0)
+
+    @contextmanager
+    def measure(self, part: str) -> Iterator[None]:
+        """Add the time the ``with`` block takes to ``part``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] += time.perf_counter() - start
+
+    def details(self) -> dict[str, float]:
+        """The verdict's ``details["timings"]``: ``{"parse_s": ..., ...}``, as :class:`Seconds`
+        (durations: two verdicts that decided alike stay equal, as Gymnasium's checks want)."""
+        return {f"{part}_s": Seconds(round(self.seconds[part], 6)) for part in self.PARTS}
+
+
 class TimedSandbox:
     """Counts the time spent waiting on the sandbox, to tell it from the verifier's own work."""
 
-    def __init__(self, box: Any) -> None:
+    def __init__(self, box: Any, timings: Timings | None = None) -> None:
         self.box = box
-        self.seconds = 0.0
+        self.timings = timings or Timings()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds spent waiting on the sandbox so far."""
+        return self.timings.seconds["sandbox"]
 
     def run_python(self, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
+        with self.timings.measure("sandbox"):
             return self.box.run_python(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
 
     def run_python_many(self, *args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
+        with self.timings.measure("sandbox"):
             return self.box.run_python_many(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
 
 
 def score(

@@ -1,0 +1,438 @@
+"""The code verifier end to end against the plain unisolated harness, side by side in one run.
+
+Per slice of samples, in one process and one run:
+
+* **plain harness**: one ``python -S file`` per sample holding the solution and its tests
+  (HumanEval: ``+ check(entry_point)``), run one after another (``--plain-threads 1,2`` adds the
+  same from 2 threads); a sample passes when the file exits 0. No isolation, no limits beyond
+  the timeout: what a simple harness does. ``-S`` (no ``site``) keeps the baseline fast: in a
+  development virtual environment, the editable install's import hooks would otherwise double
+  or triple each interpreter's start and flatter every ratio.
+* **verify**: ``rlvr_envs.verifiers.code.verify`` per sample, from as many threads as the sandbox
+  has workers;
+* **verify_batch**: ``verify_batch`` on chunks of ``--batch-size`` samples (one GRPO step's worth).
+
+Slices: HumanEval's canonical solutions and MBPP's sanitized references, the same with the
+off-by-one perturbation of the environments' ``perturb`` (every return value bumped: failing
+samples), ``loops``: 32 HumanEval canonical solutions of which 2 loop forever, at the default
+timeout (10 s), and ``groups``: GRPO-like groups of 4 answers to each of 41 HumanEval tasks
+(canonical, off-by-one, ``return None``, canonical again), one task after another.
+
+Printed per row: samples/s, the ratio to the sequential plain harness, the pass count, the time
+per sample (median / p99) and its split: sandbox rounds (waiting on the sandbox), recording (the
+host pass that collects the tests' calls), host replay (the judged passes over the candidate's
+values) and parsing (the tests and the candidate), and the verifier's overhead outside the
+sandbox (the sample's time minus its sandbox rounds). Sandbox rounds include the wait for a free
+worker. ``cpu ms`` is this process's CPU time per sample (judges and sandbox workers are other
+processes). Caches are cleared before every row, so each task is prepared once per row.
+
+    python benchmarks/code_verify_bench.py [--backend bwrap] [--workers 2] [--repeat 1]
+        [--slices humaneval,humaneval-wrong,mbpp,mbpp-wrong,loops] [--limit N]
+        [--batch-size 64] [--plain-threads 1] [--json out]
+
+Run against another checkout's code (e.g. main, before a change) with
+``PYTHONPATH=/path/to/checkout python benchmarks/code_verify_bench.py``: rows that checkout
+cannot run (no ``verify_batch``) are skipped, and the time split is then measured by wrapping
+its functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("RLVR_ENVS_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+
+import numpy as np  # noqa: E402
+
+import rlvr_envs.verifiers.code as code_verifier  # noqa: E402
+import sandbox  # noqa: E402
+from rlvr_envs.envs.code import humaneval, mbpp, perturb_code  # noqa: E402
+
+SLICES = ("humaneval", "humaneval-wrong", "mbpp", "mbpp-wrong", "loops", "groups")
+SPLIT = ("sandbox", "record", "replay", "parse")
+PLAIN_TIMEOUT_S = sandbox.Limits().wall_time_s  # the verifier's default timeout
+
+
+@dataclass
+class Sample:
+    """One answer to one task, and the file the plain harness runs for it."""
+
+    response: str
+    answer: dict[str, Any]
+    plain_program: str
+
+
+@dataclass
+class Row:
+    """One way of verifying one slice: throughput and per-sample times."""
+
+    name: str
+    elapsed_s: float
+    passed: int
+    per_sample_s: list[float] = field(default_factory=list)
+    split: dict[str, list[float]] = field(default_factory=dict)
+    outside_s: list[float] = field(default_factory=list)
+    host_cpu_s: float = 0.0
+    rounds: list[int] = field(default_factory=list)
+
+
+# --- samples ---------------------------------------------------------------------------------------
+
+
+def _plain_program(code: str, answer: dict[str, Any]) -> str:
+    """The file a plain harness runs: the solution, then its tests (HumanEval: then check())."""
+    tests = answer["tests"]
+    if "def check(" in tests and answer.get("entry_point"):
+        return f"{code}\n\n{tests}\n\ncheck({answer['entry_point']})\n"
+    return f"{answer.get('setup') or ''}\n{code}\n\n{tests}\n"
+
+
+def _sample(response: str, answer: dict[str, Any]) -> Sample:
+    code, _ = code_verifier.extract_code(response)
+    code = code or ""
+    entry, prefix = answer.get("entry_point"), answer.get("prefix")
+    if prefix and entry and not code_verifier.defines(code, entry):
+        code = f"{prefix.rstrip()}\n{code}"
+    return Sample(response, dict(answer), _plain_program(code, answer))
+
+
+def _off_by_one(task: Any) -> str | None:
+    wrong = perturb_code(task, np.random.default_rng(0))
+    return wrong[0] if len(wrong) == 2 else None  # [off-by-one, returns None] when it mutated
+
+
+def _groups(tasks: list[Any]) -> list[Sample]:
+    samples = []
+    for task in tasks[::4]:
+        wrong = perturb_code(task, np.random.default_rng(0))
+        for response in (task.solution, wrong[0], wrong[-1], task.solution):
+            samples.append(_sample(response, task.answer))
+    return samples
+
+
+def load_slices(names: list[str], limit: int | None) -> dict[str, list[Sample]]:
+    """The samples of each slice asked for."""
+    he_slices = ("humaneval", "loops", "groups")
+    he = humaneval().source.tasks if any(n.startswith(he_slices) for n in names) else []
+    mb = mbpp().source.tasks if any(n.startswith("mbpp") for n in names) else []
+    out: dict[str, list[Sample]] = {}
+    for name in names:
+        if name == "groups":
+            out[name] = _groups(he)[:limit] if limit else _groups(he)
+            continue
+        tasks = he if name.startswith("humaneval") else mb if name.startswith("mbpp") else he[:32]
+        samples = []
+        for index, task in enumerate(tasks):
+            response: str | None = task.solution
+            if name.endswith("-wrong"):
+                response = _off_by_one(task)
+            elif name == "loops" and index % 16 == 5:
+                entry = task.answer["entry_point"]
+                response = (
+                    f"```python\ndef {entry}(*args, **kwargs):\n    while True:\n        pass\n```"
+                )
+            if response is not None:
+                samples.append(_sample(response, task.answer))
+        out[name] = samples[:limit] if limit else samples
+    return out
+
+
+# --- the plain harness -----------------------------------------------------------------------------
+
+
+def run_plain(samples: list[Sample], threads: int) -> Row:
+    """One ``python file`` per sample, ``threads`` at a time; passes are exit status 0."""
+    with tempfile.TemporaryDirectory(prefix="rlvr-verify-bench-") as tmp:
+        paths = []
+        for index, sample in enumerate(samples):
+            path = Path(tmp) / f"sample_{index}.py"
+            path.write_text(sample.plain_program, encoding="utf-8")
+            paths.append(path)
+
+        def one(path: Path) -> tuple[bool, float]:
+            start = time.perf_counter()
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-S", str(path)],
+                    capture_output=True,
+                    timeout=PLAIN_TIMEOUT_S,
+                    cwd=tmp,
+                )
+                ok = proc.returncode == 0
+            except subprocess.TimeoutExpired:
+                ok = False
+            return ok, time.perf_counter() - start
+
+        cpu = time.process_time()
+        start = time.perf_counter()
+        if threads == 1:
+            results = [one(p) for p in paths]
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                results = list(pool.map(one, paths))
+        elapsed = time.perf_counter() - start
+    row = Row(
+        f"plain harness ({threads} thread{'s' if threads > 1 else ''})",
+        elapsed,
+        sum(ok for ok, _ in results),
+        [t for _, t in results],
+    )
+    row.host_cpu_s = time.process_time() - cpu
+    return row
+
+
+# --- the verifier ----------------------------------------------------------------------------------
+
+
+class _Probe:
+    """The time split of a checkout whose verdicts do not carry one: wraps its functions."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        from rlvr_envs.verifiers.code import asserts, harness
+
+        self._wrap(code_verifier, "_checked_code", "parse")
+        self._wrap(harness.TestProgram, "__init__", "parse")
+        self._wrap(harness.TestProgram, "run_pass", "record")
+        self._wrap(asserts, "_judged_pass", "replay")
+
+    def _wrap(self, owner: Any, name: str, bucket: str) -> None:
+        inner = getattr(owner, name)
+        local = self.local
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent = getattr(local, "spent", None)
+                if spent is not None:
+                    spent[bucket] = spent.get(bucket, 0.0) + time.perf_counter() - start
+
+        setattr(owner, name, timed)
+
+    def start(self) -> None:
+        self.local.spent = {}
+
+    def take(self) -> dict[str, float]:
+        spent, self.local.spent = self.local.spent, None
+        return spent
+
+
+def _timings(verdict: Any, probe: _Probe | None, spent: dict[str, float] | None) -> dict:
+    details = verdict.details or {}
+    if "timings" in details:
+        return {k: float(details["timings"].get(f"{k}_s", 0.0)) for k in SPLIT}
+    spent = spent or {}
+    out = {k: spent.get(k, 0.0) for k in SPLIT}
+    out["sandbox"] = float(details.get("sandbox_s", 0.0))
+    return out
+
+
+def _row(name: str, elapsed: float, verdicts: list, splits: list[dict], cpu: float) -> Row:
+    row = Row(name, elapsed, sum(v.correct for v in verdicts))
+    row.per_sample_s = [float(v.elapsed_s) for v in verdicts]
+    row.split = {k: [s[k] for s in splits] for k in SPLIT}
+    row.outside_s = [float(v.elapsed_s) - s["sandbox"] for v, s in zip(verdicts, splits)]
+    row.host_cpu_s = cpu
+    row.rounds = [int((v.details or {}).get("rounds", 0)) for v in verdicts]
+    return row
+
+
+def run_verify(samples: list[Sample], box: Any, threads: int, probe: _Probe | None) -> Row:
+    """``verify`` per sample from ``threads`` threads."""
+
+    def one(sample: Sample) -> tuple[Any, dict]:
+        if probe is not None:
+            probe.start()
+        answer = sample.answer
+        verdict = code_verifier.verify(
+            sample.response,
+            answer["tests"],
+            answer.get("entry_point"),
+            setup=answer.get("setup"),
+            prefix=answer.get("prefix"),
+            sandbox=box,
+        )
+        return verdict, _timings(verdict, probe, probe.take() if probe else None)
+
+    cpu = time.process_time()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(one, samples))
+    elapsed = time.perf_counter() - start
+    verdicts = [v for v, _ in results]
+    cpu = time.process_time() - cpu
+    return _row(f"verify ({threads} threads)", elapsed, verdicts, [s for _, s in results], cpu)
+
+
+def run_verify_batch(samples: list[Sample], box: Any, batch_size: int) -> Row:
+    """``verify_batch`` over chunks of ``batch_size`` samples."""
+    verdicts = []
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for offset in range(0, len(samples), batch_size):
+        chunk = samples[offset : offset + batch_size]
+        verdicts += code_verifier.verify_batch(
+            [s.response for s in chunk], problems=[s.answer for s in chunk], sandbox=box
+        )
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    splits = [_timings(v, None, None) for v in verdicts]
+    return _row(f"verify_batch ({batch_size})", elapsed, verdicts, splits, cpu)
+
+
+def _clear_caches() -> None:
+    clear = getattr(code_verifier, "clear_caches", None)
+    if clear is not None:
+        clear()
+
+
+# --- report ----------------------------------------------------------------------------------------
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def _ms(values: list[float]) -> str:
+    if not values:
+        return ""
+    return f"{1e3 * statistics.median(values):.2f} / {1e3 * _pct(values, 0.99):.2f}"
+
+
+def print_slice(name: str, n: int, rows: list[Row], load: tuple[float, float]) -> None:
+    """One table: a row per way of verifying the slice."""
+    base = rows[0]
+    print(f"\n{name}: {n} samples; load average {load[0]:.2f} -> {load[1]:.2f}")
+    head = (
+        f"  {'':22s}{'samples/s':>10s}{'x plain':>8s}{'passed':>8s}{'cpu ms':>8s}"
+        f"  {'per sample ms (median / p99)':>29s}  {'outside sandbox':>16s}"
+    )
+    print(head)
+    for row in rows:
+        rate = n / row.elapsed_s
+        ratio = rate / (n / base.elapsed_s)
+        print(
+            f"  {row.name:22s}{rate:>10.1f}{ratio:>8.2f}{row.passed:>8d}"
+            f"{1e3 * row.host_cpu_s / n:>8.2f}  {_ms(row.per_sample_s):>29s}  {_ms(row.outside_s):>16s}"
+        )
+    print(f"  split, median / p99 ms: {'  '.join(f'{k:>15s}' for k in SPLIT)}   rounds mean/max")
+    for row in rows:
+        if row.split:
+            cells = "  ".join(f"{_ms(row.split[k]):>15s}" for k in SPLIT)
+            rounds = f"{statistics.mean(row.rounds):.3f}/{max(row.rounds)}" if row.rounds else ""
+            print(f"  {row.name:24s}{cells}   {rounds}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every row of every slice, print a table per slice (and per repeat)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="bwrap")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--slices", default=",".join(SLICES))
+    parser.add_argument("--limit", type=int, default=None, help="samples per slice at most")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--plain-threads", default="1")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    names = [s for s in args.slices.split(",") if s]
+    unknown = set(names) - set(SLICES)
+    if unknown:
+        parser.error(f"unknown slices {sorted(unknown)}; known: {', '.join(SLICES)}")
+    reason = sandbox.available_backends().get(args.backend)
+    if reason:
+        print(f"{args.backend} unavailable: {reason}", file=sys.stderr)
+        return 2
+    slices = load_slices(names, args.limit)
+    has_batch = hasattr(code_verifier, "verify_batch")
+    probe = None
+    box = sandbox.get_sandbox(args.backend, shared=False, workers=args.workers).start()
+    warm = slices[names[0]][:8]
+    run_verify(warm, box, args.workers, None)  # workers, judges and imports warm
+    probe_needed = "timings" not in (
+        code_verifier.verify(warm[0].response, **_kwargs(warm[0]), sandbox=box).details or {}
+    )
+    if probe_needed:
+        probe = _Probe()
+    print(
+        f"code verifier: {args.backend} sandbox, {args.workers} workers, {os.cpu_count()} CPUs; "
+        f"code from {Path(code_verifier.__file__).parents[3]}"
+        + ("" if has_batch else " (no verify_batch there: row skipped)")
+    )
+    report = []
+    try:
+        for repeat in range(args.repeat):
+            print(f"\n=== run {repeat + 1}")
+            for name in names:
+                samples = slices[name]
+                load0 = os.getloadavg()[0]
+                rows = []
+                for threads in [int(t) for t in args.plain_threads.split(",")]:
+                    rows.append(run_plain(samples, threads))
+                _clear_caches()
+                rows.append(run_verify(samples, box, args.workers, probe))
+                if has_batch:
+                    _clear_caches()
+                    rows.append(run_verify_batch(samples, box, args.batch_size))
+                load = (load0, os.getloadavg()[0])
+                print_slice(name, len(samples), rows, load)
+                report.append(
+                    {
+                        "run": repeat,
+                        "slice": name,
+                        "n": len(samples),
+                        "load": load,
+                        "rows": [_as_dict(r, len(samples), rows[0]) for r in rows],
+                    }
+                )
+    finally:
+        box.close()
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _kwargs(sample: Sample) -> dict[str, Any]:
+    a = sample.answer
+    return {
+        "tests": a["tests"],
+        "entry_point": a.get("entry_point"),
+        "setup": a.get("setup"),
+        "prefix": a.get("prefix"),
+    }
+
+
+def _as_dict(row: Row, n: int, base: Row) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "samples_per_s": n / row.elapsed_s,
+        "x_plain": base.elapsed_s / row.elapsed_s,
+        "passed": row.passed,
+        "median_ms": 1e3 * statistics.median(row.per_sample_s) if row.per_sample_s else None,
+        "outside_sandbox_median_ms": 1e3 * statistics.median(row.outside_s)
+        if row.outside_s
+        else None,
+        "split_median_ms": {k: 1e3 * statistics.median(v) for k, v in row.split.items() if v},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Python modules every worker compiles once and holds for its jobs (trusted host code only).
+
+A program that many jobs run around their own code (a test runner, a harness) costs each job
+its loading: unmarshalling or compiling it, and the page faults of building its objects in a
+freshly forked process. Registered here, it is compiled once per worker, before the worker's
+template is forked, and a job finds it in ``sys.modules`` at no cost. It is the host's code,
+never a job's: the template still holds no job data (see docs/sandboxing.md).
+
+Workers started before a module is registered do not hold it, nor do services elsewhere
+(``remote``, ``ray``), so a job must check (``sys.modules.get(name)``, and
+``__source_digest__`` for the version) and have a way to load the module itself otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+_modules: dict[str, tuple[str, str]] = {}
+_lock = threading.Lock()
+
+
+def source_digest(source: str) -> str:
+    """The digest a registered module carries as ``__source_digest__``."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def register_worker_module(name: str, source: str) -> str:
+    """Have workers started from now on hold module ``name`` compiled from ``source``.
+
+    Returns the digest jobs find in the module's ``__source_digest__``. Registering a name
+    again replaces its source (for workers started afterwards).
+    """
+    if not name.isidentifier():
+        raise ValueError(f"a worker module needs an identifier as its name, not {name!r}")
+    if not isinstance(source, str):
+        raise TypeError("a worker module's source must be a str")
+    digest = source_digest(source)
+    with _lock:
+        _modules[name] = (source, digest)
+    return digest
+
+
+def worker_modules() -> dict[str, list[str]]:
+    """What a worker's configuration carries: ``{name: [source, digest]}``."""
+    with _lock:
+        return {name: [source, digest] for name, (source, digest) in _modules.items()}
