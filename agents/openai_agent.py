@@ -8,7 +8,10 @@ jitter (``Retry-After`` honoured); a bad key, a prompt over the context length o
 request fails at once with a specific error.
 
 Chat observations go to ``/v1/chat/completions``; string observations go to ``/v1/completions``
-(or, with ``text_as_chat=True``, to the chat route as one user message, for chat-only APIs).
+(or, with ``text_as_chat=True``, to the chat route as one user message, for chat-only APIs). Tools
+declared by a chat observation (tool environments) are sent as ``tools``, earlier calls as
+``tool_calls`` and ``tool`` messages; an answer's ``tool_calls`` come back as Hermes
+``<tool_call>`` text, the form :class:`rlvr_envs.wrappers.ToolUse` parses.
 
 Token-exact generation (``generate`` / ``generate_tokens``, used by training rollouts) needs a
 local ``tokenizer`` and a server that accepts token-id prompts on ``/v1/completions`` and reports
@@ -42,7 +45,9 @@ from rlvr_envs.agent import (
     ServerUnavailableError,
     check_observations,
 )
+from rlvr_envs.agent.protocol import split_tools
 from rlvr_envs.rollout.tokens import encode_observation
+from rlvr_envs.tools.parsers import HermesParser
 
 _RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
@@ -231,14 +236,15 @@ class OpenAIAgent:
             body["prompt"] = observation
             choices = self._choices(self.post("/completions", body), params.n)
             return [c.get("text") or "" for c in choices]
-        messages = (
-            [{"role": "user", "content": observation}]
-            if isinstance(observation, str)
-            else observation
-        )
-        body["messages"] = messages
+        if isinstance(observation, str):
+            body["messages"] = [{"role": "user", "content": observation}]
+        else:
+            messages, tools = split_tools(observation)
+            body["messages"] = [openai_message(m) for m in messages]
+            if tools:
+                body["tools"] = tools
         choices = self._choices(self.post("/chat/completions", body), params.n)
-        return [(c.get("message") or {}).get("content") or "" for c in choices]
+        return [message_text(c.get("message") or {}) for c in choices]
 
     def _token_generations(
         self, prompt: list[int], params: SamplingParams, index: int, seed: int | None
@@ -396,6 +402,41 @@ class OpenAIAgent:
         if 400 <= status < 500:
             raise BadRequestError(f"{where} rejected the request (HTTP {status}): {message}")
         raise ServerError(f"{where} failed (HTTP {status}): {message}")
+
+
+def openai_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A chat message as the OpenAI API takes it: tool-call arguments as JSON strings."""
+    out = dict(message)
+    if out.get("tool_calls"):
+        calls = []
+        for call in out["tool_calls"]:
+            function = dict(call.get("function") or {})
+            if not isinstance(function.get("arguments"), str):
+                function["arguments"] = json.dumps(function.get("arguments") or {})
+            calls.append({**call, "function": function})
+        out["tool_calls"] = calls
+    return out
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """An answer as completion text: its content, then its structured ``tool_calls`` written in
+    the Hermes format that :class:`rlvr_envs.wrappers.ToolUse` reads (arguments that are not
+    JSON stay as they came, so the environment reports them as malformed)."""
+    content = message.get("content") or ""
+    calls = []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except ValueError:
+                pass
+        calls.append((str(function.get("name")), arguments))
+    if not calls:
+        return content
+    written = HermesParser().render_calls(calls)
+    return f"{content}\n{written}" if content else written
 
 
 def _request_seeds(

@@ -6,6 +6,10 @@ Concurrent requests are queued and a single worker thread runs them through the 
 (requests with the same sampling parameters share a batch; seeded sampling runs alone so that its
 result does not depend on what else was in flight).
 
+Chat requests may carry ``tools`` (rendered by the model's chat template), earlier ``tool_calls``
+and ``tool`` messages; with ``tools``, Hermes ``<tool_call>`` blocks in the answer come back as
+``tool_calls`` (finish reason ``tool_calls``), as vLLM's hermes tool parser does.
+
 Also accepted, as vLLM does: ``top_k``, ``return_tokens_as_token_ids`` (log-prob tokens written as
 ``"token_id:N"``) and ``return_token_ids`` (each choice carries ``token_ids`` and
 ``prompt_token_ids``), which is what :class:`~agents.openai_agent.OpenAIAgent` uses for
@@ -28,7 +32,14 @@ from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from rlvr_envs.agent import ContextLengthError, Generation, SamplingParams, check_observations
+from rlvr_envs.agent import (
+    TOOLS_KEY,
+    ContextLengthError,
+    Generation,
+    SamplingParams,
+    check_observations,
+)
+from rlvr_envs.tools.parsers import HermesParser
 
 MAX_BODY_BYTES = 32 << 20
 
@@ -207,7 +218,7 @@ class CompletionServer:
         return self._response(chat, body, prompts, params, generations)
 
     def _chat_prompts(self, body: dict[str, Any]) -> list[list[int]]:
-        messages = body.get("messages")
+        messages = _from_openai(body.get("messages"), body.get("tools"))
         try:
             (messages,) = check_observations([messages])
         except TypeError as exc:
@@ -306,7 +317,9 @@ class CompletionServer:
                 choice["stop_reason"] = generation.stop_reason
             tokens = [self._token_text(t, as_ids) for t in generation.token_ids]
             if chat:
-                choice["message"] = {"role": "assistant", "content": generation.text}
+                choice["message"] = assistant_message(generation.text, bool(body.get("tools")))
+                if choice["message"].get("tool_calls"):
+                    choice["finish_reason"] = "tool_calls"
                 choice["logprobs"] = (
                     {
                         "content": [
@@ -357,6 +370,58 @@ class CompletionServer:
         if as_id:
             return f"token_id:{token}"
         return self.agent.tokenizer.decode([token], skip_special_tokens=False)
+
+
+def _from_openai(messages: Any, tools: Any) -> Any:
+    """OpenAI chat messages as chat templates take them: null content as "", tool-call arguments
+    as objects, and the request's ``tools`` declared on the first message."""
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return messages  # check_observations explains what is wrong
+    if tools is not None and not (
+        isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+    ):
+        raise RequestError(400, "'tools' must be a list of tool objects", param="tools")
+    out = []
+    for message in messages:
+        message = dict(message)
+        if message.get("content") is None:
+            message["content"] = ""
+        if message.get("tool_calls"):
+            calls = []
+            for call in message["tool_calls"]:
+                function = dict(call.get("function") or {}) if isinstance(call, dict) else {}
+                if isinstance(function.get("arguments"), str):
+                    try:
+                        function["arguments"] = json.loads(function["arguments"])
+                    except ValueError:
+                        pass  # the template writes the string as it came
+                calls.append({**call, "function": function})
+            message["tool_calls"] = calls
+        out.append(message)
+    if tools and out:
+        out[0][TOOLS_KEY] = tools
+    return out
+
+
+def assistant_message(text: str, parse_tools: bool) -> dict[str, Any]:
+    """The chat answer: with tools in the request, Hermes ``<tool_call>`` blocks in the text
+    become ``tool_calls`` (when every one is well formed; otherwise the text stays as it is)."""
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if not parse_tools:
+        return message
+    turn = HermesParser().parse(text, max_calls=64, max_argument_bytes=MAX_BODY_BYTES)
+    if not turn.calls or any(call.error_kind for call in turn.calls):
+        return message
+    message["content"] = turn.content or None
+    message["tool_calls"] = [
+        {
+            "id": f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+        }
+        for call in turn.calls
+    ]
+    return message
 
 
 def _offsets(tokens: list[str]) -> list[int]:

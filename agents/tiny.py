@@ -7,8 +7,9 @@ run and the GPU benchmarks.
 
 Two architectures with two chat formats:
 
-- ``qwen2``: ChatML (``<|im_start|>role\\n...<|im_end|>\\n``); the tokenizer's eos is ``<|im_end|>``,
-  pad is ``<|endoftext|>`` and the generation config stops on both.
+- ``qwen2``: ChatML (``<|im_start|>role\\n...<|im_end|>\\n``), tool-capable in the Qwen2.5 style
+  (``apply_chat_template(..., tools=...)``, ``tool_calls``, ``tool`` messages); the tokenizer's eos
+  is ``<|im_end|>``, pad is ``<|endoftext|>`` and the generation config stops on both.
 - ``llama``: Llama-3 style headers (``<|start_header_id|>role<|end_header_id|>\\n\\n...<|eot_id|>``);
   a BOS token is prepended to plain text, there is no pad token, and the generation config stops on
   ``<|end_of_text|>`` and ``<|eot_id|>``.
@@ -24,12 +25,92 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+# ChatML in the style of Qwen2.5, tool-capable: with ``tools`` the system turn lists their schemas
+# and says how to call them; an assistant turn writes each of its ``tool_calls`` as
+# ``<tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>``; consecutive ``tool`` messages
+# share one user turn of ``<tool_response>`` blocks. Without tools it renders plain ChatML.
 QWEN2_CHAT_TEMPLATE = (
+    "{%- set first_system = messages and messages[0]['role'] == 'system' %}"
+    "{%- if tools %}"
+    "{{- '<|im_start|>system\\n' }}"
+    "{%- if first_system %}{{- messages[0]['content'] + '\\n\\n' }}{%- endif %}"
+    "{{- '# Tools\\n\\nYou can call these tools (JSON signatures between <tools> and </tools>):"
+    "\\n<tools>' }}"
+    "{%- for tool in tools %}{{- '\\n' + (tool | tojson) }}{%- endfor %}"
+    "{{- '\\n</tools>\\n\\nTo call a tool, write its name and arguments as JSON between"
+    ' <tool_call> and </tool_call>:\\n<tool_call>\\n{"name": <tool name>, "arguments":'
+    " <arguments object>}\\n</tool_call><|im_end|>\\n' }}"
+    "{%- endif %}"
     "{%- for message in messages %}"
+    "{%- if loop.first and first_system and tools %}"
+    "{%- elif message['role'] == 'assistant' and message.get('tool_calls') %}"
+    "{{- '<|im_start|>assistant' }}"
+    "{%- if message['content'] %}{{- '\\n' + message['content'] }}{%- endif %}"
+    "{%- for call in message['tool_calls'] %}"
+    "{%- set call = call['function'] if call['function'] is defined else call %}"
+    "{{- '\\n<tool_call>\\n{\"name\": \"' + call['name'] + '\", \"arguments\": ' }}"
+    "{%- if call['arguments'] is string %}{{- call['arguments'] }}"
+    "{%- else %}{{- call['arguments'] | tojson }}{%- endif %}"
+    "{{- '}\\n</tool_call>' }}"
+    "{%- endfor %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- elif message['role'] == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' %}"
+    "{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + message['content'] + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1]['role'] != 'tool' %}"
+    "{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
+
+# How transformers' ``parse_response`` (and TRL's tool loop) reads an assistant turn of the
+# template above back into ``content`` and ``tool_calls``.
+QWEN2_RESPONSE_TEMPLATE = {
+    "defaults": {"role": "assistant"},
+    "start_anchor": "<|im_start|>assistant\n",
+    "fields": {
+        "tool_calls": {
+            "open": "<tool_call>",
+            "close_pattern": r"</tool_call>\s*",
+            "repeats": True,
+            "content": "json",
+            "transform": {"type": "function", "function": "{content}"},
+        },
+        "content": {"close_pattern": r"<\|im_end\|>\s*", "content": "text"},
+    },
+}
+
+TOOL_TOKENS = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>")
+# Text in the tool-call format, so BPE merges form over it (with ``tools=True``).
+TOOL_CORPUS: tuple[str, ...] = (
+    '<tool_call>\n{"name": "calculator", "arguments": {"expression": "12 * 34 + 5"}}\n</tool_call>',
+    '<tool_call>\n{"name": "python", "arguments": {"code": "print(12 * 34)"}}\n</tool_call>',
+    "<tool_response>\n413\n</tool_response>",
+)
+
+
+def tool_corpus() -> list[str]:
+    """:data:`TOOL_CORPUS` and the system turn the template writes for each built-in tool, so
+    that a tiny model's tokenizer spends few tokens on the tool descriptions it reads."""
+    import json
+
+    import jinja2
+
+    from rlvr_envs.tools import get_tool
+
+    # As transformers renders chat templates: its ``tojson`` keeps key order and non-ASCII text.
+    environment = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
+    environment.filters["tojson"] = lambda value, **_: json.dumps(value, ensure_ascii=False)
+    template = environment.from_string(QWEN2_CHAT_TEMPLATE)
+    texts = list(TOOL_CORPUS)
+    for name in ("calculator", "python", "run_tests"):
+        texts.append(template.render(messages=[], tools=[get_tool(name).schema]))
+    return texts
+
 
 LLAMA_CHAT_TEMPLATE = (
     "{{- bos_token }}"
@@ -92,8 +173,12 @@ def train_tokenizer(
     corpus: Iterable[str] | None = None,
     vocab_size: int = 512,
     pad_equals_eos: bool = False,
+    tools: bool = False,
 ) -> Any:
-    """Train a byte-level BPE tokenizer and wrap it as a transformers fast tokenizer."""
+    """Train a byte-level BPE tokenizer and wrap it as a transformers fast tokenizer.
+
+    ``tools`` adds tool-call text to the corpus and the Hermes tags as single tokens.
+    """
     from tokenizers import (
         Regex,
         Tokenizer,
@@ -112,6 +197,8 @@ def train_tokenizer(
     texts = list(corpus) if corpus is not None else list(DEFAULT_CORPUS)
     if not texts:
         raise ValueError("the tokenizer corpus is empty")
+    if tools:
+        texts += tool_corpus()
 
     tokenizer = Tokenizer(models.BPE())
     if arch == "qwen2":
@@ -157,6 +244,10 @@ def train_tokenizer(
         clean_up_tokenization_spaces=False,
         model_max_length=1 << 20,
     )
+    if tools:
+        wrapped.add_tokens(list(TOOL_TOKENS))  # plain (not special) tokens: decoding keeps them
+    if arch == "qwen2":
+        wrapped.response_template = QWEN2_RESPONSE_TEMPLATE
     return wrapped
 
 
@@ -174,10 +265,14 @@ def build_tiny_model(
     max_position_embeddings: int = 2048,
     initializer_range: float = 0.1,
     pad_equals_eos: bool = False,
+    tools: bool = False,
     seed: int = 0,
     **config_overrides: Any,
 ) -> Path:
-    """Build, initialise (seeded) and save a tiny model and its tokenizer to ``out_dir``."""
+    """Build, initialise (seeded) and save a tiny model and its tokenizer to ``out_dir``.
+
+    ``tools``: a tokenizer with the tool-call tags as tokens (see :func:`train_tokenizer`).
+    """
     import torch
     import transformers
     from transformers import GenerationConfig
@@ -190,7 +285,11 @@ def build_tiny_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(
-        chat_format, corpus=corpus, vocab_size=vocab_size, pad_equals_eos=pad_equals_eos
+        chat_format,
+        corpus=corpus,
+        vocab_size=vocab_size,
+        pad_equals_eos=pad_equals_eos,
+        tools=tools,
     )
 
     if chat_format == "qwen2":

@@ -11,6 +11,7 @@ Gymnasium iterates item by item only for unregistered subspaces.)
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -99,7 +100,9 @@ class UnicodeText(Space[str]):
 class ChatMessages(Space[list[Message]]):
     """A list of chat messages ``{"role": ..., "content": ...}``.
 
-    ``max_length`` bounds the total number of content characters over all messages.
+    ``max_length`` bounds the total number of content characters over all messages. Messages may
+    carry other JSON fields (``tool_calls``, ``tool_call_id``, ``name``, ``tools``): the space
+    does not constrain them, and ``max_extra_bytes`` bounds their JSON size in shared memory.
     """
 
     def __init__(
@@ -108,12 +111,14 @@ class ChatMessages(Space[list[Message]]):
         max_length: int = DEFAULT_MAX_LENGTH,
         *,
         roles: Sequence[str] = DEFAULT_ROLES,
+        max_extra_bytes: int = 0,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        if max_messages < 1 or max_length < 0:
-            raise ValueError("need max_messages >= 1 and max_length >= 0")
+        if max_messages < 1 or max_length < 0 or max_extra_bytes < 0:
+            raise ValueError("need max_messages >= 1, max_length >= 0 and max_extra_bytes >= 0")
         self.max_messages = int(max_messages)
         self.max_length = int(max_length)
+        self.max_extra_bytes = int(max_extra_bytes)
         self.roles = tuple(roles)
         super().__init__(shape=None, dtype=None, seed=seed)
 
@@ -170,6 +175,7 @@ class ChatMessages(Space[list[Message]]):
             isinstance(other, ChatMessages)
             and self.max_messages == other.max_messages
             and self.max_length == other.max_length
+            and self.max_extra_bytes == other.max_extra_bytes
             and self.roles == other.roles
         )
 
@@ -179,8 +185,9 @@ class ChatMessages(Space[list[Message]]):
 # --- Gymnasium vector utilities ----------------------------------------------------------------
 #
 # Each sub-environment owns a fixed-size byte slot in shared memory: an 8-byte payload length then
-# the payload (UTF-8 text, or length-prefixed role/content pairs). A slot is sized for the worst
-# case of the space (4 bytes per character), so any observation the space contains fits.
+# the payload (UTF-8 text, or per message length-prefixed role, content and the JSON of its other
+# fields, empty when none). A slot is sized for the worst case of the space (4 bytes per
+# character), so any observation the space contains fits.
 
 _LEN = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -191,7 +198,8 @@ def _encode(space: UnicodeText | ChatMessages, value: Any) -> bytes:
         return value.encode("utf-8", "surrogatepass")
     parts = [_U32.pack(len(value))]
     for message in value:
-        for text in (message["role"], message["content"]):
+        extra = {k: v for k, v in message.items() if k not in ("role", "content")}
+        for text in (message["role"], message["content"], json.dumps(extra) if extra else ""):
             data = text.encode("utf-8", "surrogatepass")
             parts.append(_U32.pack(len(data)))
             parts.append(data)
@@ -205,12 +213,12 @@ def _decode(space: UnicodeText | ChatMessages, data: bytes) -> Any:
     messages = []
     for _ in range(count):
         fields = []
-        for _ in range(2):
+        for _ in range(3):
             (size,) = _U32.unpack_from(data, offset)
             offset += _U32.size
             fields.append(data[offset : offset + size].decode("utf-8", "surrogatepass"))
             offset += size
-        messages.append({"role": fields[0], "content": fields[1]})
+        messages.append({"role": fields[0], "content": fields[1], **json.loads(fields[2] or "{}")})
     return messages
 
 
@@ -218,8 +226,9 @@ def _slot_size(space: UnicodeText | ChatMessages) -> int:
     if isinstance(space, UnicodeText):
         return _LEN.size + 4 * space.max_length
     longest_role = max((len(r.encode()) for r in space.roles), default=0)
-    per_message = 2 * _U32.size + longest_role
-    return _LEN.size + _U32.size + space.max_messages * per_message + 4 * space.max_length
+    per_message = 3 * _U32.size + longest_role
+    room = 4 * space.max_length + space.max_extra_bytes
+    return _LEN.size + _U32.size + space.max_messages * per_message + room
 
 
 class SharedTextBatch(Sequence):
@@ -284,6 +293,11 @@ def _write_text_memory(space: Space, index: int, value: Any, shared_memory: Any)
         raise ValueError(f"observation does not fit {space}; cannot write it to shared memory")
     data = _encode(space, value)  # type: ignore[arg-type]
     slot = _slot_size(space)  # type: ignore[arg-type]
+    if _LEN.size + len(data) > slot:
+        raise ValueError(
+            f"the observation's extra message fields are over max_extra_bytes="
+            f"{getattr(space, 'max_extra_bytes', 0)}; cannot write it to shared memory"
+        )
     view = memoryview(shared_memory.get_obj()).cast("B")
     start = index * slot
     view[start : start + _LEN.size] = _LEN.pack(len(data))

@@ -12,8 +12,12 @@ The lowest layer of rlvr-envs (it knows nothing of LLMs or Gymnasium)::
 Backends: ``local`` (rlimits, seccomp, process-group kills; the weakest), ``bwrap``
 (bubblewrap namespaces) and ``docker`` (locked-down containers). All three keep a warm pool of
 worker processes that fork once per job. ``remote`` sends jobs to SandboxFusion-compatible
-``/run_code`` services (``python -m sandbox serve``) and ``ray`` to Ray actors holding pools. Results are data only: a status from ``ExecStatus``,
-exit code or signal, capped stdout/stderr, wall and CPU time.
+``/run_code`` services (``python -m sandbox serve``) and ``ray`` to Ray actors holding pools.
+Results are data only: a status from ``ExecStatus``, exit code or signal, capped stdout/stderr,
+wall and CPU time.
+
+Stateful sessions (``SessionPool(...).open()``: one interpreter kept alive between calls, in its
+own worker) are in :mod:`sandbox.session`.
 """
 
 from .base import BackendUnavailable, Job, Sandbox, SandboxError
@@ -25,21 +29,27 @@ from .ray_backend import RaySandbox
 from .registry import available_backends, close_shared, get_sandbox, resolve_backend
 from .remote import RemoteSandbox
 from .result import ExecResult, ExecStatus
+from .session import CallResult, CallStatus, PythonSession, SessionError, SessionPool
 from .worker_modules import register_worker_module
 
 __all__ = [
     "BackendUnavailable",
     "BwrapSandbox",
+    "CallResult",
+    "CallStatus",
     "DockerSandbox",
     "ExecResult",
     "ExecStatus",
     "Job",
     "Limits",
     "LocalSandbox",
+    "PythonSession",
     "RaySandbox",
     "RemoteSandbox",
     "Sandbox",
     "SandboxError",
+    "SessionError",
+    "SessionPool",
     "available_backends",
     "close_shared",
     "get_sandbox",

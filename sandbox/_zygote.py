@@ -619,11 +619,12 @@ def _rss_bytes():
 # ----------------------------------------------------------------------------- entry point
 
 
-def main():
+def main(server=None):
     """Take the control channel off stdio, read the configuration, set up, then serve.
 
     With ``--connect PATH`` the control channel is a unix socket the host listens on (Docker:
-    this keeps the daemon out of the per-job path); otherwise it is stdin/stdout.
+    this keeps the daemon out of the per-job path); otherwise it is stdin/stdout. ``server`` is
+    the class that serves (default: ``Zygote``; ``sandbox.session`` passes a subclass).
     """
     if "--connect" in sys.argv:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -643,7 +644,7 @@ def main():
         config, _ = decode_frame(_FdReader(ctrl_in), codec="marshal")
     except EOFError:
         os._exit(0)
-    zygote = Zygote(config, ctrl_in, ctrl_out)
+    zygote = (server or Zygote)(config, ctrl_in, ctrl_out)
     try:
         info = zygote.setup()
     except BaseException as exc:

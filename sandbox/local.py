@@ -22,7 +22,6 @@ from .interpreter import closed_ancestors, needed_dirs
 from .pool import (
     JOB_ENV,
     WORKER_ENV,
-    ZYGOTE_SOURCE,
     Channel,
     ProcessChannel,
     Worker,
@@ -58,7 +57,7 @@ class LocalSandbox(ZygoteSandbox):
 
     def _open_channel(self, slot: _Slot) -> Channel:
         return ProcessChannel(
-            [self.python, "-I", "-c", ZYGOTE_SOURCE], env=dict(WORKER_ENV), cwd="/"
+            [self.python, "-I", "-c", self.worker_source], env=dict(WORKER_ENV), cwd="/"
         )
 
     def _worker_config(self, slot: _Slot) -> dict[str, Any]:

@@ -308,6 +308,9 @@ class ZygoteSandbox(Sandbox):
     """
 
     uses_slot_uids = False  # a dedicated uid per slot (root only, or always for Docker)
+    # The program each worker runs (``python -I -c``): the zygote, or a variant built on it
+    # (``sandbox.session`` runs one interpreter session per worker).
+    worker_source: str = ZYGOTE_SOURCE
 
     def __init__(
         self,

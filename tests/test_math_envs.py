@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rlvr_envs.envs.math import ALGEBRA_KINDS, ARITHMETIC_LEVELS, gsm8k_answer
+from rlvr_envs.envs.math import ALGEBRA_KINDS, ARITHMETIC_LEVELS, MULTIDIGIT_LEVEL, gsm8k_answer
 
 
 def _reference_rate(env_id, **kwargs):
@@ -66,7 +66,7 @@ def test_math500_metadata(shared_data):
     assert info["metadata"]["subject"] and info["metadata"]["level"] in range(1, 6)
 
 
-@pytest.mark.parametrize("level", [*ARITHMETIC_LEVELS, "mixed"])
+@pytest.mark.parametrize("level", [*ARITHMETIC_LEVELS, MULTIDIGIT_LEVEL, "mixed"])
 def test_arithmetic_references_pass_and_wrong_answers_fail(level):
     env = gym.make("rlvr/Arithmetic-v1", level=level).unwrapped
     rng = np.random.default_rng(0)
@@ -136,8 +136,11 @@ def test_bad_actions_on_math_envs(action, statuses, shared_data):
 # --- grading per environment: extraction mode, answer form, echoes (issue 14) ------------------
 
 PROCEDURAL_VARIANTS = {
-    "rlvr/Arithmetic-v1": [{"level": level} for level in ARITHMETIC_LEVELS],
+    "rlvr/Arithmetic-v1": [{"level": level} for level in (*ARITHMETIC_LEVELS, MULTIDIGIT_LEVEL)],
     "rlvr/Algebra-v1": [{"kind": kind} for kind in ALGEBRA_KINDS],
+    # Tool variants: the same verifier behind ToolUse; an echo is no answer there either.
+    "rlvr/Arithmetic-Python-v1": [{"level": MULTIDIGIT_LEVEL}],
+    "rlvr/Arithmetic-Calculator-v1": [{"level": MULTIDIGIT_LEVEL}],
 }
 
 

@@ -107,6 +107,8 @@ class GRPOConfig:
     warmup_lr: float = 1e-4
     warmup_lr_schedule: str = "constant"  # or "linear": a short ramp, then decay to 0
     warmup_completion: str = "{solution}"  # the target text: task fields {answer}, {solution}
+    # ... or "demonstration": a tool environment's worked episodes (a call, then the answer)
+    warmup_examples: int = 0  # distinct warm-up examples at most (re-used); 0: steps x batch
 
     # --- evaluation, logging, checkpoints
     eval_tasks: int = 200  # held-out tasks, greedy decoding; 0: no evaluation
@@ -162,7 +164,14 @@ class GRPOConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("warmup_steps", "eval_tasks", "eval_every", "save_every", "lora_r"):
+        for name in (
+            "warmup_steps",
+            "warmup_examples",
+            "eval_tasks",
+            "eval_every",
+            "save_every",
+            "lora_r",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
@@ -232,6 +241,49 @@ DEFAULT_RUN: dict[str, Any] = dict(
 )
 
 
+# The offline tool-use run (`rlvr-envs train --env rlvr/Arithmetic-Calculator-v1` with no --model):
+# a tiny policy with a tool-capable chat template learns to answer multi-digit products, which it
+# cannot compute itself, by calling the calculator and copying its result. A short supervised
+# warm-up on demonstrated episodes teaches the call format; RL does the rest.
+TOOL_RUN: dict[str, Any] = dict(
+    model=None,
+    env="rlvr/Arithmetic-Calculator-v1",
+    env_kwargs={},
+    chat=True,  # the tiny template renders the tools (apply_chat_template(..., tools=...))
+    device="cpu",
+    num_threads=1,  # a tiny model on a shared machine: one thread, see DEFAULT_RUN
+    steps=60,
+    batch_size=64,  # 8 tasks x G=8 per step
+    group_size=8,
+    max_new_tokens=40,  # per turn: a call is ~30 tokens, an answer ~10
+    micro_batch_size=64,
+    lr=1e-3,
+    lr_schedule="linear",
+    gradient_checkpointing=False,
+    # Copying the question's digits into the call and the tool's result into the answer takes
+    # the tiny model a few hundred steps to learn (held-out accuracy 13% after 360 steps, 32%
+    # after 400, 88% after 1000): 400 leave room for RL to show.
+    warmup_steps=400,
+    warmup_batch_size=32,
+    warmup_lr=3e-3,
+    warmup_completion="demonstration",
+    warmup_examples=8192,
+    eval_tasks=100,
+    eval_every=20,
+    tiny_model=dict(
+        tools=True,
+        vocab_size=1024,
+        hidden_size=64,
+        num_layers=2,
+        num_heads=4,
+        num_kv_heads=2,
+        intermediate_size=256,
+        initializer_range=0.02,
+    ),
+)
+TOOL_RUN_ENVS = ("rlvr/Arithmetic-Calculator-v1", "rlvr/Arithmetic-Python-v1")
+
+
 def default_run_config(**overrides: Any) -> GRPOConfig:
     """The offline default run's config, with overrides."""
     return GRPOConfig(**{**copy.deepcopy(DEFAULT_RUN), **overrides})
@@ -254,8 +306,10 @@ def run_config(values: Mapping[str, Any]) -> GRPOConfig:
     """The config the command line runs: the offline default run unless a model is given."""
     if values.get("model") is None:
         base = default_run_config()
-        # The default run's environment settings only fit its own environment.
-        if values.get("env", base.env) != base.env:
+        env = values.get("env", base.env)
+        if env in TOOL_RUN_ENVS:
+            base = GRPOConfig(**{**copy.deepcopy(TOOL_RUN), "env": env})
+        elif env != base.env:  # the default run's environment settings only fit its own
             base.env_kwargs = {}
     else:
         base = GRPOConfig()

@@ -215,6 +215,8 @@ def warm_up(run: TrainingRun) -> None:
         else None
     )
     count = config.warmup_steps * config.warmup_batch_size
+    if config.warmup_examples:
+        count = min(count, config.warmup_examples)
     task_ids, seed = split.training(count, np.random.default_rng([config.seed, 7]))
     if task_ids is not None:
         resets = [

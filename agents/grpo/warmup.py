@@ -31,7 +31,7 @@ def warmup_examples(
     completion: str,
     agent: Any,
     keep: Callable[[Any, str], bool] | None = None,
-) -> list[tuple[list[int], list[int]]]:
+) -> list[tuple[list[int], ...]]:
     """(prompt ids, completion ids + EOS) for each reset: ``completion`` filled from task fields.
 
     Each item of ``resets`` is the keyword arguments of one ``env.reset`` (a task by
@@ -39,10 +39,17 @@ def warmup_examples(
     observation it returns and the target comes from ``env.unwrapped.task``. ``keep(observation,
     task_id)`` may refuse an example (a held-out prompt met through a seed). Equal texts are
     tokenised once.
+
+    ``completion="demonstration"``: the environment's worked episode (a tool environment's
+    :meth:`~rlvr_envs.wrappers.ToolUse.demonstration`: a call, then the answer), played as the
+    rollout engine records it; examples are then (prompt ids, rest of the stream, loss mask),
+    the mask covering only the demonstrated turns, not the tool results.
     """
     eos = agent.tokenizer.eos_token_id
     if eos is None:
         eos = min(agent.eos_token_ids)
+    if completion == "demonstration":
+        return demonstration_examples(env, resets, agent.tokenizer, int(eos), keep)
     prompts: dict[str, list[int]] = {}
     targets: dict[str, list[int]] = {}
     examples = []
@@ -77,6 +84,45 @@ def warmup_examples(
     return examples
 
 
+def demonstration_examples(
+    env: Any,
+    resets: Iterable[dict[str, Any]],
+    tokenizer: Any,
+    eos: int,
+    keep: Callable[[Any, str], bool] | None = None,
+) -> list[tuple[list[int], list[int], list[int]]]:
+    """(prompt ids, the rest of the stream, its loss mask) of each reset's demonstration."""
+    from rlvr_envs.rollout.demonstration import demonstration_stream
+
+    try:
+        demonstrate = env.get_wrapper_attr("demonstration")
+    except AttributeError:
+        raise ValueError(
+            "warmup_completion='demonstration' needs an environment that demonstrates its tasks "
+            "(a tool environment, e.g. rlvr/Arithmetic-Calculator-v1)"
+        ) from None
+    examples = []
+    for reset in resets:
+        observation, info = env.reset(**reset)
+        task_id = str(info.get("task_id") or f"seed:{reset.get('seed')}")
+        if keep is not None and not keep(observation, task_id):
+            continue
+        actions = demonstrate()
+        if not actions:
+            raise ValueError(f"the environment has no demonstration for task {task_id!r}")
+        stream = demonstration_stream(
+            env,
+            tokenizer,
+            actions,
+            eos_token_id=eos,
+            seed=reset.get("seed"),
+            options=reset.get("options"),
+        )
+        cut = stream.prompt_length
+        examples.append((stream.token_ids[:cut], stream.token_ids[cut:], stream.loss_mask[cut:]))
+    return examples
+
+
 def warmup_environments(env: Any) -> tuple[list[Any], str]:
     """The environments a warm-up by seeded resets draws from, and their description: for a
     curriculum (:class:`rlvr_envs.wrappers.Curriculum`) its environment at each difficulty value,
@@ -97,7 +143,7 @@ def warmup_environments(env: Any) -> tuple[list[Any], str]:
 
 def supervised_warmup(
     model: Any,
-    examples: Sequence[tuple[list[int], list[int]]],
+    examples: Sequence[tuple[list[int], ...]],
     *,
     steps: int,
     batch_size: int,
@@ -111,6 +157,8 @@ def supervised_warmup(
 ) -> dict[str, float]:
     """``steps`` AdamW steps of cross-entropy on the completion tokens; returns first/last loss.
 
+    An example is (prompt ids, completion ids), or (prompt ids, continuation ids, mask) where
+    only continuation tokens with mask 1 are trained on (a demonstrated multi-turn episode).
     ``lr_schedule="linear"``: a ramp over the first 5% of the steps, then linear decay to 0.
     """
     device = next(model.parameters()).device
@@ -135,15 +183,18 @@ def supervised_warmup(
                     cursor = 0
                 picked.append(examples[order[cursor]])
                 cursor += 1
-            width = max(len(p) + len(c) for p, c in picked)
+            width = max(len(p) + len(c) for p, c, *_ in picked)
             ids = torch.full((len(picked), width), pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(picked), width), dtype=torch.long)
             labels = torch.full((len(picked), width), -100, dtype=torch.long)
-            for row, (prompt, target) in enumerate(picked):
+            for row, (prompt, target, *target_mask) in enumerate(picked):
                 sequence = prompt + target
                 ids[row, : len(sequence)] = torch.tensor(sequence)
                 mask[row, : len(sequence)] = 1
-                labels[row, len(prompt) : len(sequence)] = torch.tensor(target)
+                wanted = target_mask[0] if target_mask else [1] * len(target)
+                labels[row, len(prompt) : len(sequence)] = torch.tensor(
+                    [t if m else -100 for t, m in zip(target, wanted)]
+                )
             with autocast():
                 loss = model(
                     input_ids=ids.to(device),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .callable import AgentOutputError, CallableAgent, Completion, batched
 from .protocol import (
+    TOOLS_KEY,
     Agent,
     AgentError,
     AuthenticationError,
@@ -22,6 +23,7 @@ from .protocol import (
     ServerUnavailableError,
     TokenAgent,
     check_observations,
+    split_tools,
     supports_tokens,
 )
 from .spec import (
@@ -51,6 +53,7 @@ __all__ = [
     "SamplingParams",
     "ServerError",
     "ServerUnavailableError",
+    "TOOLS_KEY",
     "TokenAgent",
     "agent_kinds",
     "batched",
@@ -61,5 +64,6 @@ __all__ = [
     "import_target",
     "register_agent_kind",
     "resolve_agent",
+    "split_tools",
     "supports_tokens",
 ]

@@ -21,8 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
-Message = dict[str, str]
+Message = dict[str, Any]
 Observation = str | list[Message]
+
+# A chat observation's first message may carry the tools the model can call (their OpenAI
+# function schemas) under this key; agents give them to the chat template
+# (``apply_chat_template(..., tools=...)``) or send them as the API's ``tools``. Assistant
+# messages may carry ``tool_calls`` and ``{"role": "tool"}`` messages the results, as in the
+# OpenAI and Hugging Face chat formats.
+TOOLS_KEY = "tools"
 
 _ALIASES = {"max_tokens": "max_new_tokens", "num_samples": "n", "stop_strings": "stop"}
 
@@ -143,6 +150,19 @@ class TokenAgent(Agent, Protocol):
     ) -> list[Generation]:
         """Token-exact generations continuing already tokenised prompts."""
         ...
+
+
+def split_tools(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list | None]:
+    """The messages without tool declarations, and the declared tools (None when there are none)."""
+    tools = None
+    plain = []
+    for message in messages:
+        message = dict(message)
+        declared = message.pop(TOOLS_KEY, None)
+        if declared is not None and tools is None:
+            tools = list(declared)
+        plain.append(message)
+    return plain, tools
 
 
 def supports_tokens(agent: Any) -> bool:

@@ -111,7 +111,9 @@ def register_builtins() -> None:
     """Register every built-in environment (idempotent)."""
     import gymnasium as gym
 
-    for env_id, entry_point, category, tasks, description in BUILTINS:
+    from .tools import TOOL_ENVS
+
+    for env_id, entry_point, category, tasks, description in BUILTINS + TOOL_ENVS:
         if env_id not in gym.registry:
             register(env_id, entry_point, description=description, tasks=tasks, category=category)
     by_id = {row[0]: row for row in BUILTINS}

@@ -37,7 +37,8 @@ from ..tasks import DatasetSource, ProceduralSource, Task, TaskSource
 from ..verdict import Verdict
 from ..verifiers.math import MathVerifier
 
-ARITHMETIC_LEVELS = (1, 2, 3, 4, 5)
+ARITHMETIC_LEVELS = (1, 2, 3, 4, 5)  # what level="mixed" draws from
+MULTIDIGIT_LEVEL = 6  # 3-digit by 3-digit products, for tool use: asked for by number only
 ALGEBRA_KINDS = ("linear", "quadratic", "simplify", "evaluate")
 
 
@@ -163,6 +164,9 @@ def _arithmetic_expression(rng: np.random.Generator, level: int) -> tuple[str, F
         for _ in range(2):
             tokens += [str(rng.choice(["+", "-", "*"])), int(rng.integers(1, 13))]
         return " ".join(map(str, tokens)), _evaluate(tokens)
+    if level == MULTIDIGIT_LEVEL:
+        a, b = (int(x) for x in rng.integers(100, 1000, size=2))
+        return f"{a} * {b}", Fraction(a * b)
     # Level 5: a parenthesised group times or divided by another, answers may be fractions.
     a, b, c, d = (int(x) for x in rng.integers(1, 30, size=4))
     inner = str(rng.choice(["+", "-"]))
@@ -175,7 +179,8 @@ def _arithmetic_expression(rng: np.random.Generator, level: int) -> tuple[str, F
 
 
 def arithmetic_task(rng: np.random.Generator, level: int) -> Task:
-    """One arithmetic question at ``level`` (1: one-digit sums ... 5: multi-step with fractions)."""
+    """One arithmetic question at ``level`` (1: one-digit sums ... 5: multi-step with fractions;
+    6: multi-digit products, which a small model needs a tool for)."""
     expression, value = _arithmetic_expression(rng, level)
     answer = format_number(value)
     return Task(
@@ -195,19 +200,21 @@ def arithmetic(
     answer_form: str = "number",
     **env_kwargs: Any,
 ) -> TextEnv:
-    """``rlvr/Arithmetic-v1``: seeded arithmetic questions; ``level`` 1-5 or ``"mixed"``."""
+    """``rlvr/Arithmetic-v1``: seeded arithmetic questions; ``level`` 1-6 or ``"mixed"`` (1-5)."""
     if level == "mixed":
 
         def generate(rng: np.random.Generator) -> Task:
             return arithmetic_task(rng, int(rng.choice(ARITHMETIC_LEVELS)))
 
-    elif level in ARITHMETIC_LEVELS:
+    elif level in ARITHMETIC_LEVELS or level == MULTIDIGIT_LEVEL:
 
         def generate(rng: np.random.Generator) -> Task:
             return arithmetic_task(rng, int(level))
 
     else:
-        raise ValueError(f"level must be one of {ARITHMETIC_LEVELS} or 'mixed', got {level!r}")
+        raise ValueError(
+            f"level must be one of {ARITHMETIC_LEVELS + (MULTIDIGIT_LEVEL,)} or 'mixed', got {level!r}"
+        )
     source = ProceduralSource(generate, name="arithmetic", params=f"L{level}")
     return math_env(source, template, env_kwargs, mode=mode, answer_form=answer_form)
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..rollout.episode import FAULT_STATUSES
+from .tool_stats import tool_use_section
 
 _FAULTS = FAULT_STATUSES | {"timeout"}  # listed under the table
 
@@ -129,6 +130,8 @@ def markdown_report(summary: Mapping[str, Any], plan: Mapping[str, Any] | None =
                 table([key, "tasks", *metrics], rows),
                 "",
             ]
+
+    parts += tool_use_section(envs, _pct, table)
 
     statuses = sorted({s for env in envs.values() for s in env.get("status_counts", {})})
     if statuses:

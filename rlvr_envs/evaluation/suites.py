@@ -366,6 +366,18 @@ def get_suite(name_or_path: str | os.PathLike | Suite) -> Suite:
     raise SuiteError(f"unknown suite {key!r}; built-in: {', '.join(sorted(_SUITES))}, or a file")
 
 
+def _local_gsm8k(env: str, samples: int) -> SuiteEntry:
+    """16 GSM8K problems, tried only when a local copy of the test set is there."""
+    return SuiteEntry(
+        env,
+        tasks=16,
+        samples=samples,
+        sampling=_QUICK_SAMPLING,
+        optional=True,
+        requires_data=("gsm8k_test.jsonl", "gsm8k_test.jsonl.gz"),
+    )
+
+
 register_suite(
     Suite(
         "math-quick",
@@ -386,14 +398,7 @@ register_suite(
                 sampling=_QUICK_SAMPLING,
                 categories=("kind",),
             ),
-            SuiteEntry(
-                "rlvr/GSM8K-v1",
-                tasks=16,
-                samples=4,
-                sampling=_QUICK_SAMPLING,
-                optional=True,
-                requires_data=("gsm8k_test.jsonl", "gsm8k_test.jsonl.gz"),
-            ),
+            _local_gsm8k("rlvr/GSM8K-v1", samples=4),
         ),
         "Procedural arithmetic and algebra (offline), plus 16 GSM8K problems when a local copy is "
         "in $RLVR_ENVS_DATA_DIR (--data-dir)",
@@ -427,6 +432,20 @@ register_suite(
             ),
         ),
         "Procedural verifiable instructions and JSON-format tasks",
+    )
+)
+register_suite(
+    Suite(
+        "tools-quick",
+        (
+            SuiteEntry(
+                "rlvr/Arithmetic-Calculator-v1", tasks=24, samples=4, sampling=_QUICK_SAMPLING
+            ),
+            SuiteEntry("rlvr/Arithmetic-Python-v1", tasks=16, samples=2, sampling=_QUICK_SAMPLING),
+            _local_gsm8k("rlvr/GSM8K-Python-v1", samples=2),
+        ),
+        "Multi-digit arithmetic with the calculator and the python tool (sandboxed sessions), "
+        "plus 16 GSM8K problems with python when a local copy is in $RLVR_ENVS_DATA_DIR",
     )
 )
 register_suite(

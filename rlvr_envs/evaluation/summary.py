@@ -22,6 +22,7 @@ from .metrics import (
     status_counts,
     vote_groups,
 )
+from .tool_stats import summarize_tool_use
 
 # Metadata keys that identify a task rather than group tasks.
 _NOT_CATEGORIES = frozenset({"seed", "id", "task_id", "expression", "prompt", "answer"})
@@ -178,6 +179,9 @@ def summarize_entry(
         "tokens_approximate": result["tokens"]["approximate"],
     }
     result["categories"] = _categories(entry, tasks, values, n, maj)
+    tool_use = summarize_tool_use(samples)
+    if tool_use is not None:
+        result["tool_use"] = tool_use
     return result
 
 

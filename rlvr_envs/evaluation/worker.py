@@ -155,6 +155,10 @@ def _record(entry: EntryConfig, episode: Episode, sample: _Sample) -> dict[str, 
     if len(episode.completions) > 1:
         record["completions"] = list(episode.completions)
         record["rewards"] = list(episode.turn_rewards)
+    if episode.tool_use:
+        record["tool_use"] = {
+            k: (round(float(v), 6) if k == "time_s" else v) for k, v in episode.tool_use.items()
+        }
     return record
 
 

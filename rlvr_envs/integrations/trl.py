@@ -1,4 +1,5 @@
-"""Any rlvr-envs verifier as a TRL reward function.
+"""Any rlvr-envs verifier as a TRL reward function, and any environment with tools as a TRL
+``environment_factory`` (:func:`environment_factory`, in :mod:`.trl_environment`).
 
 TRL's ``GRPOTrainer`` calls each reward function with the batch's ``prompts``, ``completions``
 (strings, or lists of messages for chat datasets), ``completion_ids`` and every other dataset
@@ -31,10 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import gymnasium
-
 from ..tasks import Task
 from ..verdict import INFRASTRUCTURE_STATUSES
+from .trl_data import make_env, prompt_dataset
 
 # Verdict statuses that are faults of the grading machinery, never of the completion.
 INFRASTRUCTURE_FAULTS = frozenset(status.value for status in INFRASTRUCTURE_STATUSES)
@@ -42,12 +42,6 @@ INFRASTRUCTURE_FAULTS = frozenset(status.value for status in INFRASTRUCTURE_STAT
 _TRL_KEYWORDS = frozenset(
     {"prompts", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments"}
 )
-
-
-def _make(env_id: str, env_kwargs: Mapping[str, Any]) -> Any:
-    import rlvr_envs  # noqa: F401  (registers the rlvr/ environments)
-
-    return gymnasium.make(env_id, **dict(env_kwargs))
 
 
 def _completion_text(completion: Any) -> str:
@@ -90,13 +84,15 @@ class RewardFunction:
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        _make(env_id, self.env_kwargs).close()  # a bad id or argument fails here, not mid-training
+        make_env(
+            env_id, self.env_kwargs
+        ).close()  # a bad id or argument fails here, not mid-training
         self.last_verdicts: list[dict[str, Any]] = []
 
     def _env(self) -> Any:
         env = getattr(self._local, "env", None)
         if env is None:
-            env = self._local.env = _make(self.env_id, self.env_kwargs)
+            env = self._local.env = make_env(self.env_id, self.env_kwargs)
         return env
 
     def score(self, completion: Any, task: Task | str) -> tuple[float | None, dict[str, Any]]:
@@ -178,35 +174,13 @@ def reward_function(
     return RewardFunction(env_id, workers=workers, on_fault=on_fault, **env_kwargs)
 
 
-def prompt_dataset(
-    env_id: str, num_tasks: int | None = None, *, seed: int = 0, **env_kwargs: Any
-) -> list[dict[str, Any]]:
-    """Rows ``{"prompt", "task_id", "answer"}`` for TRL (``Dataset.from_list(rows)``).
+from .trl_environment import ToolEnvironment, environment_factory  # noqa: E402
 
-    ``prompt`` is the environment's first observation (a string, or chat messages with
-    ``chat=True``); procedural environments give ``num_tasks`` tasks from ``seed``, datasets
-    their first ``num_tasks`` tasks (all by default). ``answer`` is left out when an answer is
-    not a string (code tests), since ``task_id`` is enough for :func:`reward_function`.
-    """
-    env = _make(env_id, env_kwargs)
-    try:
-        source = env.unwrapped.source
-        if source.num_tasks is None:
-            if num_tasks is None:
-                raise ValueError(f"{env_id} is procedural: give num_tasks")
-            tasks = source.take(num_tasks, seed=seed)
-        else:
-            tasks = list(source.tasks)[: num_tasks if num_tasks is not None else None]
-        rows = []
-        for task in tasks:
-            observation, _ = env.reset(options={"task": task})  # built once, above
-            rows.append({"prompt": observation, "task_id": task.id, "answer": task.answer})
-    finally:
-        env.close()
-    if not all(isinstance(r["answer"], str) for r in rows):
-        for row in rows:
-            del row["answer"]
-    return rows
-
-
-__all__ = ["INFRASTRUCTURE_FAULTS", "RewardFunction", "prompt_dataset", "reward_function"]
+__all__ = [
+    "INFRASTRUCTURE_FAULTS",
+    "RewardFunction",
+    "ToolEnvironment",
+    "environment_factory",
+    "prompt_dataset",
+    "reward_function",
+]

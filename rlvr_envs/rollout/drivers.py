@@ -143,7 +143,7 @@ def run_vector(venv: Any, episodes: list[Episode], book: Recorder) -> Iterator[E
 
     n = venv.num_envs
     mode = venv.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
-    keys = ("task_id", "verdict", "reward_components")
+    keys = ("task_id", "verdict", "reward_components", "tool_use")
     for start in range(0, len(episodes), n):
         wave = episodes[start : start + n]
         seeds = [e.seed for e in wave] + [None] * (n - len(wave))

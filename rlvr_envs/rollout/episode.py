@@ -61,6 +61,7 @@ class Episode:
     generate_s: float = 0.0  # this episode's share of generation time
     verify_s: float = 0.0  # time in the environment's step (verification)
     error: str | None = None  # an environment or agent failure, recorded with on_error="record"
+    tool_use: dict[str, Any] = field(default_factory=dict)  # tool-call counts (ToolUse envs)
 
     @property
     def reward(self) -> float:

@@ -98,6 +98,9 @@ class Recorder:
         episode.reward_components.append(
             dict(components) if isinstance(components, Mapping) else {}
         )
+        tool_use = info.get("tool_use") if isinstance(info, Mapping) else None
+        if isinstance(tool_use, Mapping):
+            episode.tool_use = dict(tool_use)
         if terminated or truncated:
             episode.terminated, episode.env_truncated = bool(terminated), bool(truncated)
             return True, observation

@@ -4,6 +4,7 @@ from .curriculum import Curriculum, CurriculumStats
 from .length import OverlongPenalty, overlong_penalty
 from .reasoning import ReasoningFormat
 from .token_level import CharTokenizer, HFTokenizerCodec, TokenLevel
+from .tool_use import ToolUse
 
 __all__ = [
     "CharTokenizer",
@@ -13,5 +14,6 @@ __all__ = [
     "OverlongPenalty",
     "ReasoningFormat",
     "TokenLevel",
+    "ToolUse",
     "overlong_penalty",
 ]
