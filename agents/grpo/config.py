@@ -205,6 +205,16 @@ class GRPOConfig:
             raise ConfigError(f"num_threads must be >= 1, got {self.num_threads}")
 
 
+# The offline tiny policy's shape, shared by the presets below.
+TINY_SHAPE: dict[str, Any] = dict(
+    hidden_size=64,
+    num_layers=2,
+    num_heads=4,
+    num_kv_heads=2,
+    intermediate_size=256,
+    initializer_range=0.02,
+)
+
 # The offline default run (`rlvr-envs train` with no --model): a 154k-parameter policy with a
 # tokenizer trained on the fly learns two-digit addition and subtraction on CPU in about two
 # minutes. Level 2 has 16,200 distinct questions ("What is 47 - 82?"); the 300 held out are never
@@ -230,14 +240,7 @@ DEFAULT_RUN: dict[str, Any] = dict(
     warmup_completion="{answer}",
     eval_tasks=300,
     eval_every=25,
-    tiny_model=dict(
-        hidden_size=64,
-        num_layers=2,
-        num_heads=4,
-        num_kv_heads=2,
-        intermediate_size=256,
-        initializer_range=0.02,
-    ),
+    tiny_model=dict(TINY_SHAPE),
 )
 
 
@@ -270,16 +273,7 @@ TOOL_RUN: dict[str, Any] = dict(
     warmup_examples=8192,
     eval_tasks=100,
     eval_every=20,
-    tiny_model=dict(
-        tools=True,
-        vocab_size=1024,
-        hidden_size=64,
-        num_layers=2,
-        num_heads=4,
-        num_kv_heads=2,
-        intermediate_size=256,
-        initializer_range=0.02,
-    ),
+    tiny_model=dict(TINY_SHAPE, tools=True, vocab_size=1024),
 )
 TOOL_RUN_ENVS = ("rlvr/Arithmetic-Calculator-v1", "rlvr/Arithmetic-Python-v1")
 
