@@ -34,7 +34,7 @@ print("victim", data == "{token}-stdin", open("data.txt").read() == "{token}-fil
 """
 
 THIEF = r"""
-import ctypes, ctypes.util, gc, json, os, re, sys
+import ctypes, ctypes.util, gc, json, os, re, sys, time
 prefix = "rlvr-vic" + "tim-"
 pattern = re.compile(prefix.encode() + rb"[0-9a-f]{8}")
 found = {}
@@ -79,8 +79,15 @@ with open("/proc/self/maps") as maps:
             if hi - lo <= 1 << 30:
                 note("memory", ctypes.string_at(lo, hi - lo))
 
+# Without root the local backend shares the host's /tmp, which may hold whole checkouts and
+# virtualenvs: the walk gets a budget so that the thief still reports within its time limit.
+walk_until = time.monotonic() + 6
 for top in ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", os.getcwd(), os.path.expanduser("~")):
     for root, dirs, files in os.walk(top):
+        if time.monotonic() > walk_until:
+            dirs[:] = []
+            found.setdefault("walk cut short", "file name")
+            continue
         for name in dirs + files:
             note("file name", name)
             try:

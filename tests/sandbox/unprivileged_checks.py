@@ -50,7 +50,11 @@ def check(name):
             VICTIM.format(token=token), stdin=token + "-stdin", files={"data.txt": token + "-file"}
         )
         thief = box.run_python(THIEF)
-        found = json.loads(thief.stdout) if thief.ok else {"error": thief.stderr_text[-300:]}
+        found = (
+            json.loads(thief.stdout)
+            if thief.ok
+            else {"error": f"{thief.status.value}: {thief.stderr_text[-300:]}"}
+        )
         daemon = box.run_python(DAEMON)
         time.sleep(0.2)
         leftovers = sorted(box.job_process_pids())
