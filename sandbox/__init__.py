@@ -30,7 +30,7 @@ from .registry import available_backends, close_shared, get_sandbox, resolve_bac
 from .remote import RemoteSandbox
 from .result import ExecResult, ExecStatus
 from .session import CallResult, CallStatus, PythonSession, SessionError, SessionPool
-from .worker_modules import register_worker_module
+from .worker_modules import ModuleMain, register_worker_module
 
 __all__ = [
     "BackendUnavailable",
@@ -43,6 +43,7 @@ __all__ = [
     "Job",
     "Limits",
     "LocalSandbox",
+    "ModuleMain",
     "PythonSession",
     "RaySandbox",
     "RemoteSandbox",

@@ -84,9 +84,24 @@ def become_job(ctx, out_w, err_w, rep_w, spec_r, in_r):
             os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
             os._exit(127)
     script = os.path.join(spec["jobdir"], spec["script"])
-    with open(script, "rb") as f:
-        code = f.read()
-    _run_python_job(code, script, spec["argv"], spec["jobdir"], ctx.stdio)
+    main = _held_main(spec.get("module_main"))
+    code = None
+    if main is None:
+        with open(script, "rb") as f:
+            code = f.read()
+    _run_python_job(code, script, spec["argv"], spec["jobdir"], ctx.stdio, main)
+
+
+def _held_main(entry):
+    """The ``main`` of the registered worker module ``entry`` names, if this worker holds it at
+    that digest (``sandbox.ModuleMain``); else None, and the job's script runs."""
+    if not entry:
+        return None
+    name, digest = entry[0], entry[1]
+    module = sys.modules.get(name)
+    if module is None or getattr(module, "__source_digest__", None) != digest:
+        return None
+    return getattr(module, "main", None)
 
 
 def _set_limits(lim, baseline_vm):
@@ -118,8 +133,9 @@ def job_stdio():
     )
 
 
-def _run_python_job(code, script, argv, jobdir, stdio):
-    """Run ``code`` as ``python script`` would, in this forked process; never returns."""
+def _run_python_job(code, script, argv, jobdir, stdio, entry=None):
+    """Run ``code`` (or call ``entry``, a held module's ``main``) as ``python script`` would,
+    in this forked process; never returns."""
     import builtins
     import types
 
@@ -135,8 +151,11 @@ def _run_python_job(code, script, argv, jobdir, stdio):
     exit_code = 0
     interrupted = False
     try:
-        source = code.decode("utf-8", "surrogatepass")
-        exec(compile(source, script, "exec", dont_inherit=True), main.__dict__)
+        if entry is not None:
+            entry()
+        else:
+            source = code.decode("utf-8", "surrogatepass")
+            exec(compile(source, script, "exec", dont_inherit=True), main.__dict__)
     except SystemExit as exc:
         exit_code = _system_exit_code(exc)
     except BaseException as exc:  # what the interpreter would print, without our frames

@@ -288,7 +288,7 @@ class Zygote:
                 __import__(name)
             except Exception:
                 pass
-        _load_worker_modules(cfg.get("modules") or {})
+        held = _load_worker_modules(cfg.get("modules") or {})
         stdio = job_stdio()
         if cfg.get("seccomp", True):
             self._setup_seccomp(bool(cfg.get("network")))
@@ -313,6 +313,7 @@ class Zygote:
             "mode": self.mode,
             "template": self.template.pid,
             "fork": self.template.method,
+            "modules": held,
         }
 
     def _setup_seccomp(self, network):
@@ -435,6 +436,7 @@ class Zygote:
             "limits": lim,
             "stdin": stdin_data is not None,
             "env": header.get("env") or {},
+            "module_main": header.get("module_main"),
         }
         t0 = time.monotonic()
         try:
@@ -587,9 +589,11 @@ class Zygote:
 
 
 def _load_worker_modules(modules):
-    """Compile the host's registered modules into ``sys.modules`` (see ``worker_modules``)."""
+    """Compile the host's registered modules into ``sys.modules`` (see ``worker_modules``);
+    ``{name: digest}`` of those loaded."""
     import types
 
+    held = {}
     for name, (source, digest) in modules.items():
         module = types.ModuleType(name)
         module.__source_digest__ = digest
@@ -598,6 +602,8 @@ def _load_worker_modules(modules):
         except Exception:
             continue  # a job that needs it loads it itself
         sys.modules[name] = module
+        held[name] = digest
+    return held
 
 
 def _set_oom_score_adj(value):

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from .limits import Limits
 from .result import ExecResult
+from .worker_modules import ModuleMain
 
 FileContent = bytes | str
 
@@ -40,6 +41,9 @@ class Job:
     argv: Sequence[str] | None = None  # sys.argv for a Python job (default: [script])
     script: str = "main.py"
     tag: Any = field(default=None, compare=False)  # caller's bookkeeping, not sent anywhere
+    # A registered worker module that stands for ``code`` where a worker holds it (see
+    # ``worker_modules.ModuleMain``); backends that cannot tell run ``code`` with every file.
+    module_main: ModuleMain | None = None
 
     def __post_init__(self) -> None:
         if (self.code is None) == (self.command is None):
@@ -60,6 +64,16 @@ class Job:
                 raise ValueError(f"bad environment variable {key!r}")
             if "\0" in key or "\0" in value:
                 raise ValueError(f"environment variable {key!r} contains a NUL byte")
+        if self.module_main is not None:
+            if not isinstance(self.module_main, ModuleMain):
+                raise TypeError("module_main must be a sandbox.ModuleMain")
+            if self.code is None:
+                raise ValueError("module_main stands for a Python job's code; this job has none")
+            missing = self.module_main.fallback_files - set(self.files or {})
+            if missing:
+                raise ValueError(
+                    f"module_main names fallback files the job lacks: {sorted(missing)}"
+                )
         check_relative_path(self.script, "script")
         for name in self.files or {}:
             check_relative_path(name, "file")

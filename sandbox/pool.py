@@ -514,8 +514,11 @@ class ZygoteSandbox(Sandbox):
                 return ExecResult.sandbox_error(f"worker could not start: {exc}", self.name)
             self._apply_cgroup_limits(worker, limits)
             timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
+            sent_header, sent_blobs = self._for_worker(worker, header, blobs)
             try:
-                reply, out = worker.request(header, blobs, timeout, 2 * limits.output_bytes + 1024)
+                reply, out = worker.request(
+                    sent_header, sent_blobs, timeout, 2 * limits.output_bytes + 1024
+                )
             except (WorkerDied, TimeoutError, OSError) as exc:
                 why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
                 note = worker.channel.diagnostics()
@@ -590,7 +593,11 @@ class ZygoteSandbox(Sandbox):
             blobs.append(
                 stdin.encode("utf-8", "surrogatepass") if isinstance(stdin, str) else bytes(stdin)
             )
-        for name, content in (job.files or {}).items():
+        entry = job.module_main
+        fallback = entry.fallback_files if entry is not None else frozenset()
+        # The files only a worker without the module needs go last, to be cut off (see _run_on).
+        items = sorted((job.files or {}).items(), key=lambda item: item[0] in fallback)
+        for name, content in items:
             mode = 0o644
             if isinstance(content, tuple):
                 content, mode = content
@@ -614,7 +621,23 @@ class ZygoteSandbox(Sandbox):
             "env": dict(job.env or {}),
             "limits": limits.wire(self._extra_processes()),
         }
+        if entry is not None:
+            header["module_main"] = [entry.name, entry.digest]
+            header["fallback_files"] = len(fallback)
         return header, blobs
+
+    @staticmethod
+    def _for_worker(
+        worker: Worker, header: dict[str, Any], blobs: list[bytes]
+    ) -> tuple[dict[str, Any], list[bytes]]:
+        """The job as ``worker`` gets it: without the fallback files of a module it holds."""
+        entry, count = header.get("module_main"), header.get("fallback_files", 0)
+        if not entry or not count:
+            return header, blobs
+        held = worker.info.get("modules") or {}
+        if held.get(entry[0]) != entry[1]:
+            return header, blobs
+        return {**header, "files": header["files"][:-count]}, blobs[:-count]
 
     # -- introspection (tests, doctor)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 
 _modules: dict[str, tuple[str, str]] = {}
 _lock = threading.Lock()
@@ -39,6 +40,29 @@ def register_worker_module(name: str, source: str) -> str:
     with _lock:
         _modules[name] = (source, digest)
     return digest
+
+
+@dataclass(frozen=True)
+class ModuleMain:
+    """A job whose program is a registered worker module's ``main()``, wherever one holds it.
+
+    A worker holding module ``name`` at ``digest`` runs ``sys.modules[name].main()`` as the job's
+    program, without compiling the job's ``code``, and does not receive the job's files named in
+    ``fallback_files``. Anywhere else (workers started before the module was registered, services
+    elsewhere) the job runs its ``code`` with all of its files: ``code`` must do what ``main()``
+    does, loading the module from those files.
+    """
+
+    name: str
+    digest: str
+    fallback_files: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"a worker module needs an identifier as its name, not {self.name!r}")
+        if not isinstance(self.digest, str) or not self.digest:
+            raise ValueError("a ModuleMain needs the module's source digest")
+        object.__setattr__(self, "fallback_files", frozenset(self.fallback_files))
 
 
 def worker_modules() -> dict[str, list[str]]:

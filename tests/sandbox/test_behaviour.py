@@ -300,6 +300,59 @@ def test_registered_modules_are_held_by_workers_started_afterwards(backend: str)
         sandbox.register_worker_module("not a name", "")
 
 
+FALLBACK = "import os\nprint('fallback', sorted(os.listdir('.')))\n"
+
+
+def test_a_held_module_main_stands_for_the_code_and_its_fallback_files(backend: str) -> None:
+    name = f"rlvr_test_main_{backend}"
+    digest = sandbox.register_worker_module(
+        name, "import os, sys\ndef main():\n    print('main', sorted(os.listdir('.')), sys.argv)\n"
+    )
+    files = {"data.txt": "1", "loader.py": "2"}
+    box = make_box(backend, workers=1)
+    try:
+        held = sandbox.ModuleMain(name, digest, {"loader.py"})
+        result = box.submit(sandbox.Job(code=FALLBACK, files=files, module_main=held))
+        # main() ran as the program; the files only the fallback needs were not placed.
+        assert result.ok and result.stdout == b"main ['data.txt', 'main.py'] ['main.py']\n", result
+        # Another version of the module (or none) is not held: the code runs, with every file.
+        for other in (
+            sandbox.ModuleMain(name, "0" * 64, {"loader.py"}),
+            sandbox.ModuleMain("rlvr_absent", digest),
+        ):
+            result = box.submit(sandbox.Job(code=FALLBACK, files=files, module_main=other))
+            assert result.stdout == b"fallback ['data.txt', 'loader.py', 'main.py']\n", result
+        # main() is the job's program in every respect: its exceptions and exit status too.
+        failing = sandbox.register_worker_module(
+            name + "_fails", "def main():\n    raise SystemExit(3)\n"
+        )
+        box.close()
+        box = make_box(backend, workers=1)
+        result = box.submit(
+            sandbox.Job(code="pass", module_main=sandbox.ModuleMain(name + "_fails", failing))
+        )
+        assert result.exit_code == 3, result
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"command": ["true"], "module_main": sandbox.ModuleMain("m", "d")}, ValueError),
+        ({"code": "pass", "module_main": sandbox.ModuleMain("m", "d", {"absent.py"})}, ValueError),
+        ({"code": "pass", "module_main": ("m", "d")}, TypeError),
+    ],
+)
+def test_module_main_is_checked(fields: dict, error: type) -> None:
+    with pytest.raises(error):
+        sandbox.Job(**fields)
+    with pytest.raises(ValueError):
+        sandbox.ModuleMain("not a name", "d")
+    with pytest.raises(ValueError):
+        sandbox.ModuleMain("m", "")
+
+
 def test_sandbox_survives_fork_of_its_owner(backend: str) -> None:
     box = make_box(backend, workers=1)
     try:

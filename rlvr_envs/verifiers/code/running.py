@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sandbox.worker_modules import register_worker_module
+from sandbox.base import Job
+from sandbox.worker_modules import ModuleMain, register_worker_module
 
 from ...verdict import Seconds, Status, Verdict
 from .results import MalformedResults, RunnerOutput, parse_results
@@ -44,6 +45,10 @@ except Exception:
 exec(code, {{"__name__": "__main__", "__file__": "runner.py"}})
 """
 CACHE_TAG = sys.implementation.cache_tag or ""
+RUNNER_FILES = ("runner.py", "runner.code", "runner.tag")
+# Where a worker holds the runner, a job calls its main() directly: no loader to compile, and the
+# runner's files are not sent.
+RUNNER_MAIN = ModuleMain(RUNNER_MODULE, RUNNER_DIGEST, frozenset(RUNNER_FILES))
 
 
 @functools.lru_cache(maxsize=1)
@@ -150,7 +155,11 @@ def run_calls(
     files = {**runner_files(), "solution.py": code, "calls.json": json.dumps(request)}
     if compiled is not None:
         files["solution.code"] = compiled
-    result = sandbox.run_python(RUNNER_LOADER, files=files, limits=limits)
+    if hasattr(sandbox, "submit"):
+        job = Job(code=RUNNER_LOADER, files=files, limits=limits, module_main=RUNNER_MAIN)
+        result = sandbox.submit(job)
+    else:  # an object with run_python only (duck typing): the loader covers every case
+        result = sandbox.run_python(RUNNER_LOADER, files=files, limits=limits)
     summary = exec_summary(result)
     failure = failure_from_exec(result, summary)
     if failure is not None:
@@ -226,6 +235,10 @@ class TimedSandbox:
     def run_python_many(self, *args: Any, **kwargs: Any) -> Any:
         with self.timings.measure("sandbox"):
             return self.box.run_python_many(*args, **kwargs)
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        with self.timings.measure("sandbox"):
+            return self.box.submit(*args, **kwargs)
 
 
 def score(
