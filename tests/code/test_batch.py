@@ -137,6 +137,44 @@ def test_verify_batch_takes_one_problem_per_answer(local_box):
     ] * 4
 
 
+class _CountingBox:
+    """A sandbox that counts the jobs it runs."""
+
+    def __init__(self, box):
+        self.box = box
+        self.workers = box.workers
+        self.jobs = 0
+
+    def submit(self, job):
+        self.jobs += 1
+        return self.box.submit(job)
+
+
+def test_identical_answers_to_the_same_task_are_verified_once(local_box):
+    right, wrong = fence(HONEST), fence("def add(a, b):\n    return a - b\n")
+    box = _CountingBox(local_box)
+    answers = [right, wrong, right, right, wrong]
+    verdicts = verify_batch(answers, ADD_TESTS, "add", sandbox=box)
+    assert [v.correct for v in verdicts] == [True, False, True, True, False]
+    assert box.jobs == 2  # one sandbox round per distinct answer
+    assert [decided(v) for v in verdicts] == [
+        decided(verify(a, ADD_TESTS, "add", sandbox=local_box)) for a in answers
+    ]
+    # Equal tasks are the same task, whatever the objects; other tasks are not.
+    box.jobs = 0
+    same = [{"tests": ADD_TESTS, "entry_point": "add"} for _ in range(3)]
+    other = {"tests": ADD_TESTS + "    assert candidate(1, 1) == 2\n", "entry_point": "add"}
+    verdicts = verify_batch([right] * 4, problems=[*same, other], sandbox=box)
+    assert all(v.correct for v in verdicts) and box.jobs == 2
+    prefixed = [
+        {"tests": "assert add(1, 1) == 2", "entry_point": "add", "prefix": p}
+        for p in ("def add(a, b):\n", "def add(b, a):\n")
+    ]
+    box.jobs = 0
+    verify_batch(["    return a + b\n"] * 2, problems=prefixed, sandbox=box)
+    assert box.jobs == 2  # the prefix is part of the task
+
+
 def test_a_verdict_says_where_its_time_went_and_stays_equal_across_runs(local_box):
     first, second = (verify(fence(HONEST), ADD_TESTS, "add", sandbox=local_box) for _ in "ab")
     timings = first.details["timings"]

@@ -191,7 +191,9 @@ def verify_batch(
     over the sandbox pool: up to ``max_concurrency`` (default: twice the sandbox's workers) are
     in flight, so one answer's host replay overlaps the others' sandbox rounds; tests are
     prepared once per task, and host passes that wait at the same time share one judge round
-    trip. ``options`` are :func:`verify`'s (``limits``, ``reward``, ``timeout_s``...).
+    trip. Identical answers to the same task (same tests, entry point, setup and prefix) are
+    verified once and share the verdict. ``options`` are :func:`verify`'s (``limits``,
+    ``reward``, ``timeout_s``...).
     """
     responses = list(responses)
     if problems is None:
@@ -212,8 +214,15 @@ def verify_batch(
     if not responses:
         return []
     box = resolve_sandbox(sandbox)
+    # Identical answers to the same task (a GRPO group's repeats) are verified once.
+    first: dict[tuple[str, tuple[Any, ...]], int] = {}
+    twin = [
+        first.setdefault((response, _task_key(task)), index)
+        for index, (response, task) in enumerate(zip(responses, tasks))
+    ]
+    unique = sorted(first.values())
     threads = max_concurrency or 2 * max(1, int(getattr(box, "workers", 1) or 1))
-    threads = max(1, min(threads, len(responses)))
+    threads = max(1, min(threads, len(unique)))
 
     def one(index: int) -> Verdict:
         task = tasks[index]
@@ -228,9 +237,22 @@ def verify_batch(
         )
 
     if threads == 1:
-        return [one(i) for i in range(len(responses))]
-    with ThreadPoolExecutor(threads, thread_name_prefix="rlvr-verify") as pool:
-        return list(pool.map(one, range(len(responses))))
+        verdicts = {i: one(i) for i in unique}
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="rlvr-verify") as pool:
+            verdicts = dict(zip(unique, pool.map(one, unique)))
+    return [verdicts[i] for i in twin]
+
+
+def _task_key(task: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two tasks the same task for verification: tests, entry point, setup, prefix."""
+    tests = task["tests"]
+    return (
+        tests if isinstance(tests, str) else repr(tests),
+        task.get("entry_point"),
+        task.get("setup"),
+        task.get("prefix"),
+    )
 
 
 def clear_caches() -> None:
