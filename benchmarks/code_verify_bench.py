@@ -2,12 +2,14 @@
 
 Per slice of samples, in one process and one run:
 
-* **plain harness**: one ``python -S file`` per sample holding the solution and its tests
+* **plain harness**: one ``python file`` per sample holding the solution and its tests
   (HumanEval: ``+ check(entry_point)``), run one after another (``--plain-threads 1,2`` adds the
   same from 2 threads); a sample passes when the file exits 0. No isolation, no limits beyond
-  the timeout: what a simple harness does. ``-S`` (no ``site``) keeps the baseline fast: in a
-  development virtual environment, the editable install's import hooks would otherwise double
-  or triple each interpreter's start and flatter every ratio.
+  the timeout: what a simple harness does. The interpreter is a fresh virtual environment's,
+  made for the run with nothing installed: in a development environment, an editable
+  install's import hooks would otherwise double or triple each interpreter's start and flatter
+  every ratio. A second plain row runs ``python -S file`` (no ``site`` at all), a stricter
+  baseline than any harness would use; ``x -S`` is the ratio to it.
 * **verify**: ``rlvr_envs.verifiers.code.verify`` per sample, from as many threads as the sandbox
   has workers;
 * **verify_batch**: ``verify_batch`` on chunks of ``--batch-size`` samples (one GRPO step's worth).
@@ -18,7 +20,8 @@ samples), ``loops``: 32 HumanEval canonical solutions of which 2 loop forever, a
 timeout (10 s), and ``groups``: GRPO-like groups of 4 answers to each of 41 HumanEval tasks
 (canonical, off-by-one, ``return None``, canonical again), one task after another.
 
-Printed per row: samples/s, the ratio to the sequential plain harness, the pass count, the time
+Printed per row: samples/s, the ratio to the sequential plain harness (``x plain``) and to its
+``python -S`` variant (``x -S``), the pass count, the time
 per sample (median / p99) and its split: sandbox rounds (waiting on the sandbox), recording (the
 host pass that collects the tests' calls), host replay (the judged passes over the candidate's
 values) and parsing (the tests and the candidate), and the verifier's overhead outside the
@@ -155,7 +158,14 @@ def load_slices(names: list[str], limit: int | None) -> dict[str, list[Sample]]:
 # --- the plain harness -----------------------------------------------------------------------------
 
 
-def run_plain(samples: list[Sample], threads: int) -> Row:
+def clean_python(directory: Path) -> str:
+    """The interpreter of a fresh virtual environment in ``directory`` (nothing installed)."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", "--without-pip", str(directory)], check=True)
+    return str(directory / "bin" / "python")
+
+
+def run_plain(samples: list[Sample], threads: int, python: list[str], label: str) -> Row:
     """One ``python file`` per sample, ``threads`` at a time; passes are exit status 0."""
     with tempfile.TemporaryDirectory(prefix="rlvr-verify-bench-") as tmp:
         paths = []
@@ -168,7 +178,7 @@ def run_plain(samples: list[Sample], threads: int) -> Row:
             start = time.perf_counter()
             try:
                 proc = subprocess.run(
-                    [sys.executable, "-S", str(path)],
+                    [*python, str(path)],
                     capture_output=True,
                     timeout=PLAIN_TIMEOUT_S,
                     cwd=tmp,
@@ -187,7 +197,7 @@ def run_plain(samples: list[Sample], threads: int) -> Row:
                 results = list(pool.map(one, paths))
         elapsed = time.perf_counter() - start
     row = Row(
-        f"plain harness ({threads} thread{'s' if threads > 1 else ''})",
+        f"{label} ({threads} thread{'s' if threads > 1 else ''})",
         elapsed,
         sum(ok for ok, _ in results),
         [t for _, t in results],
@@ -297,6 +307,50 @@ def run_verify_batch(samples: list[Sample], box: Any, batch_size: int) -> Row:
     return _row(f"verify_batch ({batch_size})", elapsed, verdicts, splits, cpu)
 
 
+class _Recorder:
+    """Passes jobs to the sandbox and keeps them, to run them again without the verifier."""
+
+    def __init__(self, box: Any) -> None:
+        self.box = box
+        self.workers = box.workers
+        self.jobs: list[Any] = []
+
+    def submit(self, job: Any) -> Any:
+        self.jobs.append(job)
+        return self.box.submit(job)
+
+    def run_python(self, code: str, **fields: Any) -> Any:
+        return self.submit(sandbox.Job(code=code, **fields))
+
+
+def run_jobs(name: str, jobs: list[Any], box: Any, threads: int) -> Row:
+    """The sandbox alone: ``jobs`` from ``threads`` threads, no verifier around them."""
+    cpu = time.process_time()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(box.submit, jobs))
+    elapsed = time.perf_counter() - start
+    row = Row(name, elapsed, sum(r.ok for r in results), [r.wall_time_s for r in results])
+    row.host_cpu_s = time.process_time() - cpu
+    return row
+
+
+def plain_rows(
+    samples: list[Sample], threads: str, python: list[str], strict: list[str]
+) -> list[Row]:
+    """The plain harness from each number of ``threads``, then its ``python -S`` variant."""
+    rows = [run_plain(samples, int(t), python, "plain `python file`") for t in threads.split(",")]
+    return [*rows, run_plain(samples, 1, strict, "plain `python -S file`")]
+
+
+def merge(first: Row, second: Row) -> Row:
+    """One row from two runs of the same thing: their mean time, both runs' samples."""
+    row = Row(first.name, (first.elapsed_s + second.elapsed_s) / 2, first.passed)
+    row.per_sample_s = first.per_sample_s + second.per_sample_s
+    row.host_cpu_s = (first.host_cpu_s + second.host_cpu_s) / 2
+    return row
+
+
 def _clear_caches() -> None:
     clear = getattr(code_verifier, "clear_caches", None)
     if clear is not None:
@@ -317,28 +371,34 @@ def _ms(values: list[float]) -> str:
     return f"{1e3 * statistics.median(values):.2f} / {1e3 * _pct(values, 0.99):.2f}"
 
 
-def print_slice(name: str, n: int, rows: list[Row], load: tuple[float, float]) -> None:
-    """One table: a row per way of verifying the slice."""
+def print_slice(
+    name: str, n: int, rows: list[Row], load: tuple[float, float], strict: Row | None
+) -> None:
+    """One table: a row per way of verifying the slice; ratios to the first row (and to
+    ``strict``, the ``python -S`` harness)."""
     base = rows[0]
     print(f"\n{name}: {n} samples; load average {load[0]:.2f} -> {load[1]:.2f}")
     head = (
-        f"  {'':22s}{'samples/s':>10s}{'x plain':>8s}{'passed':>8s}{'cpu ms':>8s}"
+        f"  {'':26s}{'samples/s':>10s}{'x plain':>8s}{'x -S':>7s}{'passed':>8s}{'cpu ms':>8s}"
         f"  {'per sample ms (median / p99)':>29s}  {'outside sandbox':>16s}"
     )
     print(head)
     for row in rows:
         rate = n / row.elapsed_s
-        ratio = rate / (n / base.elapsed_s)
+        ratio = base.elapsed_s / row.elapsed_s
+        against_s = f"{strict.elapsed_s / row.elapsed_s:>7.2f}" if strict else f"{'':>7s}"
         print(
-            f"  {row.name:22s}{rate:>10.1f}{ratio:>8.2f}{row.passed:>8d}"
+            f"  {row.name:26s}{rate:>10.1f}{ratio:>8.2f}{against_s}{row.passed:>8d}"
             f"{1e3 * row.host_cpu_s / n:>8.2f}  {_ms(row.per_sample_s):>29s}  {_ms(row.outside_s):>16s}"
         )
-    print(f"  split, median / p99 ms: {'  '.join(f'{k:>15s}' for k in SPLIT)}   rounds mean/max")
+    print(
+        f"  split, median / p99 ms:     {'  '.join(f'{k:>15s}' for k in SPLIT)}   rounds mean/max"
+    )
     for row in rows:
         if row.split:
             cells = "  ".join(f"{_ms(row.split[k]):>15s}" for k in SPLIT)
             rounds = f"{statistics.mean(row.rounds):.3f}/{max(row.rounds)}" if row.rounds else ""
-            print(f"  {row.name:24s}{cells}   {rounds}")
+            print(f"  {row.name:28s}{cells}   {rounds}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -378,33 +438,47 @@ def main(argv: list[str] | None = None) -> int:
         + ("" if has_batch else " (no verify_batch there: row skipped)")
     )
     report = []
+    venv_dir = tempfile.TemporaryDirectory(prefix="rlvr-verify-bench-venv-")
+    plain_python = [clean_python(Path(venv_dir.name) / "venv")]
+    strict_python = [sys.executable, "-S"]
     try:
         for repeat in range(args.repeat):
             print(f"\n=== run {repeat + 1}")
             for name in names:
                 samples = slices[name]
                 load0 = os.getloadavg()[0]
-                rows = []
-                for threads in [int(t) for t in args.plain_threads.split(",")]:
-                    rows.append(run_plain(samples, threads))
+                # The plain harness runs before and after the verifier; its rows are the mean,
+                # so that a machine that drifts in between favours neither side.
+                before = plain_rows(samples, args.plain_threads, plain_python, strict_python)
                 _clear_caches()
-                rows.append(run_verify(samples, box, args.workers, probe))
+                recorder = _Recorder(box)
+                verifier_rows = [run_verify(samples, recorder, args.workers, probe)]
                 if has_batch:
                     _clear_caches()
-                    rows.append(run_verify_batch(samples, box, args.batch_size))
+                    verifier_rows.append(run_verify_batch(samples, box, args.batch_size))
+                verifier_rows.append(
+                    run_jobs("sandbox alone: its jobs", recorder.jobs, box, args.workers)
+                )
+                empty = [sandbox.Job(code="pass")] * len(samples)
+                verifier_rows.append(run_jobs("sandbox alone: `pass`", empty, box, args.workers))
+                after = plain_rows(samples, args.plain_threads, plain_python, strict_python)
+                rows = [merge(a, b) for a, b in zip(before, after)]
+                strict = rows[-1]
+                rows += verifier_rows
                 load = (load0, os.getloadavg()[0])
-                print_slice(name, len(samples), rows, load)
+                print_slice(name, len(samples), rows, load, strict)
                 report.append(
                     {
                         "run": repeat,
                         "slice": name,
                         "n": len(samples),
                         "load": load,
-                        "rows": [_as_dict(r, len(samples), rows[0]) for r in rows],
+                        "rows": [_as_dict(r, len(samples), rows[0], strict) for r in rows],
                     }
                 )
     finally:
         box.close()
+        venv_dir.cleanup()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
@@ -420,11 +494,12 @@ def _kwargs(sample: Sample) -> dict[str, Any]:
     }
 
 
-def _as_dict(row: Row, n: int, base: Row) -> dict[str, Any]:
+def _as_dict(row: Row, n: int, base: Row, strict: Row) -> dict[str, Any]:
     return {
         "name": row.name,
         "samples_per_s": n / row.elapsed_s,
         "x_plain": base.elapsed_s / row.elapsed_s,
+        "x_plain_S": strict.elapsed_s / row.elapsed_s,
         "passed": row.passed,
         "median_ms": 1e3 * statistics.median(row.per_sample_s) if row.per_sample_s else None,
         "outside_sandbox_median_ms": 1e3 * statistics.median(row.outside_s)
