@@ -26,14 +26,18 @@ def source_digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 
 
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"a worker module needs an identifier as its name, not {name!r}")
+
+
 def register_worker_module(name: str, source: str) -> str:
     """Have workers started from now on hold module ``name`` compiled from ``source``.
 
     Returns the digest jobs find in the module's ``__source_digest__``. Registering a name
     again replaces its source (for workers started afterwards).
     """
-    if not name.isidentifier():
-        raise ValueError(f"a worker module needs an identifier as its name, not {name!r}")
+    _check_name(name)
     if not isinstance(source, str):
         raise TypeError("a worker module's source must be a str")
     digest = source_digest(source)
@@ -58,8 +62,7 @@ class ModuleMain:
     fallback_files: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise ValueError(f"a worker module needs an identifier as its name, not {self.name!r}")
+        _check_name(self.name)
         if not isinstance(self.digest, str) or not self.digest:
             raise ValueError("a ModuleMain needs the module's source digest")
         object.__setattr__(self, "fallback_files", frozenset(self.fallback_files))
