@@ -595,8 +595,9 @@ class ZygoteSandbox(Sandbox):
             )
         entry = job.module_main
         fallback = entry.fallback_files if entry is not None else frozenset()
-        # The files only a worker without the module needs go last, to be cut off (see _run_on).
-        items = sorted((job.files or {}).items(), key=lambda item: item[0] in fallback)
+        items = (job.files or {}).items()
+        if fallback:  # the files only a worker without the module needs go last, to be cut off
+            items = sorted(items, key=lambda item: item[0] in fallback)
         for name, content in items:
             mode = 0o644
             if isinstance(content, tuple):
