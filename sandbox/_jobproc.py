@@ -84,24 +84,23 @@ def become_job(ctx, out_w, err_w, rep_w, spec_r, in_r):
             os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
             os._exit(127)
     script = os.path.join(spec["jobdir"], spec["script"])
-    main = _held_main(spec.get("module_main"))
+    module = _held_module(spec.get("module_main"))
     code = None
-    if main is None:
+    if module is None:
         with open(script, "rb") as f:
             code = f.read()
-    _run_python_job(code, script, spec["argv"], spec["jobdir"], ctx.stdio, main)
+    _run_python_job(code, script, spec["argv"], spec["jobdir"], ctx.stdio, module)
 
 
-def _held_main(entry):
-    """The ``main`` of the registered worker module ``entry`` names, if this worker holds it at
-    that digest (``sandbox.ModuleMain``); else None, and the job's script runs."""
+def _held_module(entry):
+    """The registered worker module ``entry`` names, if this worker holds it at that digest
+    (``sandbox.ModuleMain``: its ``main()`` is then the program); else None, and the script runs."""
     if not entry:
         return None
-    name, digest = entry[0], entry[1]
-    module = sys.modules.get(name)
-    if module is None or getattr(module, "__source_digest__", None) != digest:
+    module = sys.modules.get(entry[0])
+    if module is None or getattr(module, "__source_digest__", None) != entry[1]:
         return None
-    return getattr(module, "main", None)
+    return module
 
 
 def _set_limits(lim, baseline_vm):
@@ -134,8 +133,8 @@ def job_stdio():
 
 
 def _run_python_job(code, script, argv, jobdir, stdio, entry=None):
-    """Run ``code`` (or call ``entry``, a held module's ``main``) as ``python script`` would,
-    in this forked process; never returns."""
+    """Run ``code`` (or ``entry.main()``, ``entry`` a held worker module) as ``python script``
+    would, in this forked process; never returns."""
     import builtins
     import types
 
@@ -152,7 +151,7 @@ def _run_python_job(code, script, argv, jobdir, stdio, entry=None):
     interrupted = False
     try:
         if entry is not None:
-            entry()
+            entry.main()
         else:
             source = code.decode("utf-8", "surrogatepass")
             exec(compile(source, script, "exec", dont_inherit=True), main.__dict__)
