@@ -270,15 +270,7 @@ def run_verify(samples: list[Sample], box: Any, threads: int, probe: _Probe | No
     def one(sample: Sample) -> tuple[Any, dict]:
         if probe is not None:
             probe.start()
-        answer = sample.answer
-        verdict = code_verifier.verify(
-            sample.response,
-            answer["tests"],
-            answer.get("entry_point"),
-            setup=answer.get("setup"),
-            prefix=answer.get("prefix"),
-            sandbox=box,
-        )
+        verdict = code_verifier.verify(sample.response, **_kwargs(sample), sandbox=box)
         return verdict, _timings(verdict, probe, probe.take() if probe else None)
 
     cpu = time.process_time()
@@ -371,9 +363,7 @@ def _ms(values: list[float]) -> str:
     return f"{1e3 * statistics.median(values):.2f} / {1e3 * _pct(values, 0.99):.2f}"
 
 
-def print_slice(
-    name: str, n: int, rows: list[Row], load: tuple[float, float], strict: Row | None
-) -> None:
+def print_slice(name: str, n: int, rows: list[Row], load: tuple[float, float], strict: Row) -> None:
     """One table: a row per way of verifying the slice; ratios to the first row (and to
     ``strict``, the ``python -S`` harness)."""
     base = rows[0]
@@ -386,9 +376,9 @@ def print_slice(
     for row in rows:
         rate = n / row.elapsed_s
         ratio = base.elapsed_s / row.elapsed_s
-        against_s = f"{strict.elapsed_s / row.elapsed_s:>7.2f}" if strict else f"{'':>7s}"
+        against_s = strict.elapsed_s / row.elapsed_s
         print(
-            f"  {row.name:26s}{rate:>10.1f}{ratio:>8.2f}{against_s}{row.passed:>8d}"
+            f"  {row.name:26s}{rate:>10.1f}{ratio:>8.2f}{against_s:>7.2f}{row.passed:>8d}"
             f"{1e3 * row.host_cpu_s / n:>8.2f}  {_ms(row.per_sample_s):>29s}  {_ms(row.outside_s):>16s}"
         )
     print(
