@@ -218,10 +218,10 @@ def test_tests_are_prepared_and_recorded_once_per_task(local_box, monkeypatch):
         built.append(args)
         return compiled_tests(*args, **kwargs)
 
-    def counting_pass(self, known, globals_info=None):
+    def counting_pass(self, known, globals_info=None, **kwargs):
         if not known:
             recorded.append(self)
-        return run_pass(self, known, globals_info)
+        return run_pass(self, known, globals_info, **kwargs)
 
     monkeypatch.setattr(programs, "CompiledTests", counting_compile)
     monkeypatch.setattr(programs.TestProgram, "run_pass", counting_pass)

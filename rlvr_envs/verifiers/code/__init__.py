@@ -94,6 +94,8 @@ def extract_code(response: str) -> tuple[str | None, str]:
 
 def defines(code: str, name: str) -> bool:
     """True when ``code`` parses and defines ``name`` at module level."""
+    if name not in code and code.isascii():
+        return False  # spares a parse; other scripts may spell it differently (NFKC)
     try:
         tree = parse_quietly(code)
     except (SyntaxError, ValueError):

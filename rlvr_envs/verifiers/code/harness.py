@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from .direct import DYNAMIC_NAMES, DirectDecision
 from .replay import (
     Call,
     Handle,
@@ -96,22 +97,42 @@ def quiet_compile(source: str | ast.Module, filename: str, inherit: bool = True)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _scan(tree: ast.AST) -> tuple[set[str], set[str], list[tuple[list, int, ast.Assert]]]:
-    """One walk of a tree: names it loads, names it binds anywhere, and its assert statements.
+class _Scan:
+    """What one walk of a tree found (see :func:`_scan`)."""
 
-    Asserts come with the statement list and index that hold them, in source order.
-    """
-    loaded: set[str] = set()
-    bound: set[str] = set()
-    asserts: list[tuple[list, int, ast.Assert]] = []
+    __slots__ = ("asserts", "bound", "escaping", "loaded")
+
+    def __init__(self) -> None:
+        self.loaded: set[str] = set()  # names it loads
+        self.bound: set[str] = set()  # names it binds anywhere
+        self.asserts: list[tuple[list, int, ast.Assert]] = []  # in source order, with their place
+        self.escaping: set[str] = set()  # names used other than as a direct comparison's call
+
+
+def _scan(tree: ast.AST, asserts_compare: bool = False) -> _Scan:
+    """One walk of a tree: names it loads and binds, its assert statements (with the statement
+    list and index that hold them) and, for :mod:`.direct`, the names used other than as ``f``
+    in an ``assert f(...) == x`` (or ``x == f(...)``); with ``asserts_compare`` False every
+    name counts as used other ways."""
+    found = _Scan()
+    loaded, bound, escaping, asserts = found.loaded, found.bound, found.escaping, found.asserts
+    direct: set[int] = set()  # ids of the Name nodes called as one side of such a comparison
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
         kind = type(node)
         if kind is ast.Name:
             (loaded if type(node.ctx) is ast.Load else bound).add(node.id)  # type: ignore[attr-defined]
+            if id(node) not in direct:
+                escaping.add(node.id)  # type: ignore[attr-defined]
             continue
-        if kind in _DEFINITIONS:
+        if kind is ast.Assert and asserts_compare:  # seen before the nodes inside it
+            test = node.test  # type: ignore[attr-defined]
+            if type(test) is ast.Compare and len(test.ops) == 1 and type(test.ops[0]) is ast.Eq:
+                for side in (test.left, test.comparators[0]):
+                    if type(side) is ast.Call and type(side.func) is ast.Name:
+                        direct.add(id(side.func))
+        elif kind in _DEFINITIONS:
             bound.add(node.name)  # type: ignore[attr-defined]
         elif kind is ast.arg:
             bound.add(node.arg)  # type: ignore[attr-defined]
@@ -130,7 +151,7 @@ def _scan(tree: ast.AST) -> tuple[set[str], set[str], list[tuple[list, int, ast.
             elif isinstance(value, ast.AST):
                 stack.append(value)
     asserts.sort(key=lambda found: (found[2].lineno, found[2].col_offset))
-    return loaded, bound, asserts
+    return found
 
 
 _NO_ARGUMENTS = {"posonlyargs": [], "args": [], "kwonlyargs": [], "kw_defaults": [], "defaults": []}
@@ -200,17 +221,28 @@ class CompiledTests:
             raise HarnessError(f"the tests do not parse: {error}") from error
         self.source = (test_code, setup or "")
         self.entry_point = entry_point
-        loaded, bound, asserts = _scan(tree)
-        if not asserts:
+        scan, setup_scan = _scan(tree, asserts_compare=True), _scan(setup_tree)
+        if not scan.asserts:
             raise HarnessError("the tests contain no assert statement")
-        _rewrite_asserts(asserts)
-        self.assert_count = len(asserts)
+        _rewrite_asserts(scan.asserts)
+        self.assert_count = len(scan.asserts)
         self.code = quiet_compile(tree, "<tests>")
         self.setup = quiet_compile(setup_tree, "<setup>")
-        defines_check = any(isinstance(n, ast.FunctionDef) and n.name == "check" for n in tree.body)
-        self.check_function = "check" if defines_check and entry_point else None
-        setup_bound = _scan(setup_tree)[1]
-        self.free = frozenset(loaded - bound - setup_bound - _BUILTIN_NAMES - {ASSERT_FUNCTION})
+        checks = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "check"]
+        self.check_function = "check" if checks and entry_point else None
+        # check()'s parameters stand for the candidate's entry point too.
+        self.check_params = frozenset(
+            a.arg for c in checks for a in ast.walk(c.args) if isinstance(a, ast.arg)
+        )
+        self.free = frozenset(
+            scan.loaded - scan.bound - setup_scan.bound - _BUILTIN_NAMES - {ASSERT_FUNCTION}
+        )
+        # Names (of the tests, or of the setup: a helper there may call the candidate) used
+        # other than as a direct comparison's call; None when dynamic code may use any name.
+        names = scan.loaded | scan.bound | setup_scan.loaded | setup_scan.bound
+        self.escaping = (
+            None if names & DYNAMIC_NAMES else frozenset(scan.escaping | setup_scan.escaping)
+        )
 
     def needs_solution_modules(self) -> bool:
         """Whether the tests use a name that a module the solution imports could stand for."""
@@ -268,6 +300,10 @@ class TestProgram:
         )
         self.source = compiled.source
         self.assert_count = compiled.assert_count
+        # Whether candidate values can reach nothing but ``f(...) == expected`` assertions
+        # (:mod:`.direct`): then a first round may be decided without a judged pass.
+        stand_ins = set(self.candidate_names) | compiled.check_params
+        self.direct_ok = compiled.escaping is not None and not stand_ins & compiled.escaping
 
     def _init(
         self,
@@ -290,6 +326,8 @@ class TestProgram:
             raise HarnessError("the tests call no function of the solution")
         self._wire: dict[str, Any] | None = None
         self.recorded: PassOutcome | None = None  # the first pass, kept by ``programs``
+        self.direct: DirectDecision | None = None  # set with ``recorded`` when the tests allow
+        self.direct_ok = False
 
     @property
     def key(self) -> str:
@@ -344,13 +382,17 @@ class TestProgram:
         self,
         known: Sequence[tuple[Call, dict[str, Any]]],
         globals_info: dict[str, Any] | None = None,
+        log: list[Any] | None = None,
     ) -> PassOutcome:
         """Execute the tests once with stubs that replay ``known`` results.
 
         ``globals_info`` says what the solution's module-level names are (from the first round);
-        None before it, when they all stand for results to come.
+        None before it, when they all stand for results to come. ``log``, when given, receives
+        every assertion's outcome in order (:attr:`.replay.Pass.plan`), and None when an
+        exception escaped the tests.
         """
         state = Pass(known, len(known))
+        state.plan = log
         seeded: list[types.ModuleType] = []  # built on first use: it costs more than most passes
         real_import = builtins.__import__
 
@@ -385,6 +427,8 @@ class TestProgram:
         except HarnessError:
             raise
         except Exception as error:  # noqa: BLE001 - an escaped exception is an outcome
+            if log is not None:
+                log.append(None)
             state.outcome.memory_error |= isinstance(error, MemoryError)
             if not state.issued:
                 state.outcome.aborted = f"{type(error).__name__}: {error}"

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Any
 
+from .direct import DirectDecision
 from .harness import (
     CompiledTests,
     HarnessError,
@@ -83,11 +85,18 @@ def program_for(
 
 
 def first_pass(program: TestProgram) -> PassOutcome:
-    """The pass before any candidate value (the calls the tests make), run once per program."""
+    """The pass before any candidate value (the calls the tests make), run once per program;
+    it also sets ``program.direct`` when the tests allow deciding rounds without a judge."""
     outcome = program.recorded
     if outcome is None:
         # Two threads may both run it the first time; either result is the same.
-        outcome = program.recorded = program.run_pass([], None)
+        log: list[Any] | None = [] if program.direct_ok else None
+        outcome = program.run_pass([], None, log=log)
+        if log is not None and not outcome.aborted:
+            program.direct = DirectDecision.from_log(
+                program.candidate_names, log, outcome.new_calls
+            )
+        program.recorded = outcome
     return outcome
 
 

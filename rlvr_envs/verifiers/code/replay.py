@@ -271,6 +271,9 @@ class Pass:
         self.issued = False  # a placeholder was handed out: outcomes of this pass do not count
         self.outcome = PassOutcome(final=False)
         self.handles: dict[Any, Handle] = {}
+        # When a list, every assertion is logged here in order (see :mod:`.direct`): how it
+        # ended, or the pending comparison it waits on; None in the log spoils it.
+        self.plan: list[Any] | None = None
 
     # -- values crossing into the sandbox
 
@@ -379,8 +382,11 @@ class Pass:
     def check(self, condition: Any, assert_id: int, line: int) -> None:
         """Record one assertion's outcome (unless it waited on a result not known yet)."""
         issued_before = self.issued
+        value: Any = None
+        blocked = False
         try:
-            ok = bool(condition())
+            value = condition()
+            ok = bool(value)
             error: str | None = None
             raised = False
         except HarnessError:
@@ -388,7 +394,15 @@ class Pass:
         except Exception as exc:  # noqa: BLE001 - any failure inside an assertion is an outcome
             ok, error = False, f"{type(exc).__name__}: {exc}"
             raised = getattr(exc, "_rlvr_from_candidate", False)
+            blocked = isinstance(exc, (Blocked, MemoryError))
             self.outcome.memory_error |= isinstance(exc, MemoryError)
+        if self.plan is not None:
+            if isinstance(value, Pending):
+                self.plan.append(("pending", value.expr, value.deps, assert_id, line))
+            else:
+                self.plan.append(
+                    None if blocked else ("decided", ok, error, raised, assert_id, line)
+                )
         if issued_before or self.issued:
             return  # depends on results not known yet; a later pass decides
         if ok:

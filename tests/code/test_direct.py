@@ -1,0 +1,232 @@
+"""Deciding ``assert f(...) == expected`` tests without a judge pass (:mod:`.direct`).
+
+Every verdict decided that way must be the judged pass's: the comparisons run both ways on the
+reference suites with their perturbations and on every hostile case, and each shape of test or
+of returned value the direct decision must leave to the judge is fed to it.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from rlvr_envs.verifiers.code import asserts, clear_caches, defines, harness, programs, verify
+
+from .test_batch import hostile_cases
+from .verdicts import decided
+
+ADD = "def add(a, b):\n    return a + b\n"
+
+
+def _fence(code: str) -> str:
+    return f"```python\n{code}```"
+
+
+@pytest.fixture
+def judged(monkeypatch):
+    """Counts judged passes; the verdict of ``verify`` both ways, direct first."""
+    calls = []
+    real = asserts._judged_pass
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(asserts, "_judged_pass", counting)
+
+    def both(response, tests, entry_point, **options):
+        clear_caches()
+        direct = verify(response, tests, entry_point, **options)
+        used = len(calls)
+        monkeypatch.setattr(asserts, "DIRECT", False)
+        clear_caches()
+        try:
+            reference = verify(response, tests, entry_point, **options)
+        finally:
+            monkeypatch.setattr(asserts, "DIRECT", True)
+        assert decided(direct) == decided(reference), (decided(direct), decided(reference))
+        return direct, used
+
+    return both
+
+
+def _program(tests: str, entry_point: str = "add", setup: str | None = None) -> harness.TestProgram:
+    program = harness.TestProgram(harness.CompiledTests(tests, setup, entry_point), modules={})
+    programs.first_pass(program)
+    return program
+
+
+# --- which tests qualify -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tests",
+    [
+        "assert add(1, 2) == 3\nassert 5 == add(2, 3)",
+        "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert True, 'note'\n",
+        "for i in range(5):\n    assert add(i, i) == 2 * i",
+        "import random\nx = random.randint(0, 9)\nassert add(x, 1) == x + 1",
+        "assert add(1, 2) == 3\nassert 1 + 1 == 2\nassert len([1]) == 1",
+        "assert add([1], [2]) == [1, 2]\nassert add((1,), (2,)) == (1, 2)",
+        "LIMIT = 3\nassert add(1, 2) == LIMIT\nassert LIMIT == 3",
+    ],
+)
+def test_plain_comparisons_of_one_call_are_decided_directly(tests):
+    assert _program(tests).direct is not None
+
+
+@pytest.mark.parametrize(
+    "tests, setup",
+    [
+        ("r = add(1, 2)\nassert r == 3", None),  # the value is kept: it could be used again
+        ("assert abs(add(1, 2) - 3) < 1e-9", None),  # not a plain ==
+        ("assert add(1, 2) == add(2, 1)", None),  # two values of the candidate
+        ("assert add(1, 2) != 4", None),
+        ("assert add(1, 2) == 3 and True", None),
+        ("assert [add(1, 2)] == [3]", None),
+        ("assert add(add(1, 1), 1) == 3", None),  # a dependent call
+        ("assert eval('add(1, 2)') == 3", None),  # dynamic code hides any use
+        ("assert helper() == 3", "def helper():\n    return add(1, 2)\n"),  # setup calls it
+        ("def check(candidate):\n    f = candidate\n    assert f(1, 2) == 3\n", None),
+        ("def check(candidate):\n    assert candidate(1, 2) == 3\ncheck(add)\n", None),
+        ("add(0, 0)\nassert add(1, 2) == 3", None),  # a call no assertion compares
+        ("assert add(1, 2) == iter([3])", None),  # an iterator as the expected value
+        ("assert add(1, 2) == object()", None),  # not plain data
+    ],
+)
+def test_other_uses_of_the_candidate_go_to_the_judge(tests, setup):
+    assert _program(tests, setup=setup).direct is None
+
+
+def test_tests_using_a_solution_value_go_to_the_judge():
+    # LIMIT is the solution's (a free name of the tests): it stands for the candidate too.
+    program = _program("assert f() == LIMIT", entry_point="f")
+    assert "LIMIT" in program.candidate_names and program.direct is None
+
+
+# --- what the candidate returned -------------------------------------------------------------------
+
+DECIDED_DIRECTLY = [
+    ADD,
+    "def add(a, b):\n    return a + b + 1\n",
+    "def add(a, b):\n    return None\n",
+    "def add(a, b):\n    return float('nan')\n",
+    "def add(a, b):\n    return [a, (b, [b, 'x'])]\n",
+    "def add(a, b):\n    return True\n",
+    "def add(a, b):\n    return 5.0\n",  # 5.0 == 5, as the judged pass decides
+    "def add(a, b):\n    return [0] * 60_000\n",  # large, still linear to compare
+    "def add(a, b):\n    return 'x' * 200_000\n",
+]
+
+JUDGED = [
+    "def add(a, b):\n    raise ValueError('no')\n",
+    "def add(a, b):\n    return {a: b}\n",  # dicts and sets: hashing a candidate can slow down
+    "def add(a, b):\n    return {a, b}\n",
+    "def add(a, b):\n    return object()\n",  # a handle
+    "def add(a, b):\n    return 10 ** 100\n",  # a tagged integer
+    "def add(a, b):\n    return b'5'\n",
+    "def add(a, b):\n    return 1j\n",
+    "def add(a, b):\n    x = []\n    for _ in range(70):\n        x = [x]\n    return x\n",
+    "add = 5\n",  # not a function
+    "class add:\n    def __init__(self, a, b):\n        pass\n",
+    "def other(a, b):\n    return a + b\n",  # the entry point is missing
+]
+
+
+@pytest.mark.parametrize("code", DECIDED_DIRECTLY)
+def test_plain_values_are_decided_without_a_judge_as_the_judge_would(code, judged, local_box):
+    tests = "assert add(2, 3) == 5\nassert add(0, 0) == 0\nassert 5 == add(2, 3)"
+    verdict, passes = judged(_fence(code), tests, "add", sandbox=local_box, reward="fraction")
+    assert passes == 0, verdict
+
+
+@pytest.mark.parametrize("code", JUDGED)
+def test_other_values_go_to_the_judge_with_the_same_verdict(code, judged, local_box):
+    tests = "assert add(2, 3) == 5\nassert add(0, 0) == 0"
+    verdict, passes = judged(_fence(code), tests, "add", sandbox=local_box)
+    assert passes >= 1 and not verdict.correct, verdict
+
+
+def test_a_call_that_changes_its_argument_goes_to_the_judge(judged, local_box):
+    code = "def add(a, b):\n    a.append(b)\n    return a\n"
+    tests = "x = [1]\nassert add(x, 2) == [1, 2]\nassert x == [1]"
+    verdict, passes = judged(_fence(code), tests, "add", sandbox=local_box)
+    assert passes == 1 and verdict.status.value == "wrong"  # x changed: the 2nd assert fails
+
+
+def test_a_correct_answer_is_decided_directly(judged, local_box):
+    verdict, passes = judged(_fence(ADD), "assert add(2, 3) == 5", "add", sandbox=local_box)
+    assert verdict.correct and passes == 0
+
+
+# --- both ways on the suites and on every hostile case ------------------------------------------
+
+
+def _both_ways(answers, tasks, verify_one):
+    verdicts = {}
+    for direct in (True, False):
+        asserts.DIRECT = direct
+        clear_caches()
+        try:
+            verdicts[direct] = [verify_one(answer, task) for answer, task in zip(answers, tasks)]
+        finally:
+            asserts.DIRECT = True
+    return [
+        (i, decided(a), decided(b))
+        for i, (a, b) in enumerate(zip(verdicts[True], verdicts[False]))
+        if decided(a) != decided(b)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "env_id, direct_at_least", [("rlvr/HumanEval-v0", 145), ("rlvr/MBPP-v0", 400)]
+)
+def test_direct_and_judged_verdicts_agree_on_the_reference_suites(
+    env_id, direct_at_least, shared_data, local_box
+):
+    env = gym.make(env_id, sandbox=local_box).unwrapped
+    tasks = env.source.tasks
+    rng = np.random.default_rng(0)
+    pairs = [(t.solution, t) for t in tasks] + [
+        (wrong, t) for t in tasks for wrong in env.perturb(t, rng)
+    ]
+    differ = _both_ways([a for a, _ in pairs], [t for _, t in pairs], env.verify)
+    assert not differ, differ[:5]
+    clear_caches()
+    for task in tasks:
+        env.verify(task.solution, task)
+    direct = sum(
+        1
+        for entry in programs._entries.values()
+        for p in entry.programs.values()
+        if getattr(p, "direct", None) is not None
+    )
+    print(f"\n{env_id}: {len(pairs)} answers, direct == judged; {direct} tasks decided directly")
+    assert direct >= direct_at_least
+
+
+@pytest.mark.slow
+def test_direct_and_judged_verdicts_agree_on_every_hostile_case(local_box):
+    cases = hostile_cases()
+    differ = _both_ways(
+        [r for r, _, _ in cases],
+        [(t, e) for _, t, e in cases],
+        lambda response, task: verify(
+            response, task[0], task[1], sandbox=local_box, timeout_s=1.5, reward="fraction"
+        ),
+    )
+    assert not differ, differ
+    print(f"\n{len(cases)} hostile and honest cases: direct == judged")
+
+
+# --- defines() -------------------------------------------------------------------------------------
+
+
+def test_defines_finds_the_name_in_any_spelling_python_accepts():
+    assert defines("def add(a, b):\n    return a + b\n", "add")
+    assert not defines("    return a + b\n", "add")
+    assert not defines("def other():\n    return add\n", "add")
+    # NFKC: a fullwidth letter names the same identifier, though ``"add" not in code``.
+    assert defines("def \uff41dd(a, b):\n    return a + b\n", "add")
