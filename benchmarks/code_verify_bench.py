@@ -21,17 +21,17 @@ timeout (10 s), and ``groups``: GRPO-like groups of 4 answers to each of 41 Huma
 (canonical, off-by-one, ``return None``, canonical again), one task after another.
 
 Printed per row: samples/s, the ratio to the sequential plain harness (``x plain``) and to its
-``python -S`` variant (``x -S``), the pass count, the time
-per sample (median / p99) and its split: sandbox rounds (waiting on the sandbox), recording (the
-host pass that collects the tests' calls), host replay (the judged passes over the candidate's
-values) and parsing (the tests and the candidate), and the verifier's overhead outside the
+``python -S`` variant (``x -S``), the pass count, the time per sample (median / p99) and its
+split: sandbox rounds (waiting on the sandbox), recording (the host pass that collects the
+tests' calls), host replay (the judged passes over the candidate's values, or their direct
+decision) and parsing (the tests and the candidate), and the verifier's overhead outside the
 sandbox (the sample's time minus its sandbox rounds). Sandbox rounds include the wait for a free
 worker. ``cpu ms`` is this process's CPU time per sample (judges and sandbox workers are other
 processes). Caches are cleared before every row, so each task is prepared once per row.
 
     python benchmarks/code_verify_bench.py [--backend bwrap] [--workers 2] [--repeat 1]
         [--slices humaneval,humaneval-wrong,mbpp,mbpp-wrong,loops] [--limit N]
-        [--batch-size 64] [--plain-threads 1] [--json out]
+        [--batch-size 64] [--plain-threads 1] [--json out] [--exclude mbpp/123]
 
 Run against another checkout's code (e.g. main, before a change) with
 ``PYTHONPATH=/path/to/checkout python benchmarks/code_verify_bench.py``: rows that checkout
@@ -128,11 +128,15 @@ def _groups(tasks: list[Any]) -> list[Sample]:
     return samples
 
 
-def load_slices(names: list[str], limit: int | None) -> dict[str, list[Sample]]:
-    """The samples of each slice asked for."""
+def load_slices(
+    names: list[str], limit: int | None, exclude: frozenset[str] = frozenset()
+) -> dict[str, list[Sample]]:
+    """The samples of each slice asked for (tasks whose id is in ``exclude`` left out)."""
     he_slices = ("humaneval", "loops", "groups")
     he = humaneval().source.tasks if any(n.startswith(he_slices) for n in names) else []
     mb = mbpp().source.tasks if any(n.startswith("mbpp") for n in names) else []
+    he = [t for t in he if t.id not in exclude]
+    mb = [t for t in mb if t.id not in exclude]
     out: dict[str, list[Sample]] = {}
     for name in names:
         if name == "groups":
@@ -402,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain-threads", default="1")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--exclude", default="", help="task ids to leave out, comma-separated (e.g. mbpp/123)"
+    )
     args = parser.parse_args(argv)
     names = [s for s in args.slices.split(",") if s]
     unknown = set(names) - set(SLICES)
@@ -411,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"{args.backend} unavailable: {reason}", file=sys.stderr)
         return 2
-    slices = load_slices(names, args.limit)
+    exclude = frozenset(filter(None, args.exclude.split(",")))
+    slices = load_slices(names, args.limit, exclude)
     has_batch = hasattr(code_verifier, "verify_batch")
     probe = None
     box = sandbox.get_sandbox(args.backend, shared=False, workers=args.workers).start()

@@ -61,3 +61,23 @@ def test_code_verify_profile_by_process_splits_the_cpu() -> None:
     for role in ("verifier (this process)", "judges", "sandbox supervisors", "sandbox jobs"):
         assert role in stdout, stdout
     assert "machine busy" in stdout
+
+
+def test_code_verify_bench_leaves_out_the_tasks_it_is_told_to(shared_data) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "code_verify_bench", ROOT / "benchmarks" / "code_verify_bench.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # its dataclasses look their module up there
+    try:
+        spec.loader.exec_module(bench)
+    finally:
+        del sys.modules[spec.name]
+    every = bench.load_slices(["humaneval", "mbpp-wrong"], None)
+    fewer = bench.load_slices(
+        ["humaneval", "mbpp-wrong"], None, frozenset({"HumanEval/0", "mbpp/123"})
+    )
+    assert len(fewer["humaneval"]) == len(every["humaneval"]) - 1 == 163
+    assert len(fewer["mbpp-wrong"]) == len(every["mbpp-wrong"]) - 1

@@ -2,9 +2,9 @@
 
 The tests are prepared once per task and the first pass runs here, once per task too (it holds no
 value of any candidate's yet; see :mod:`.programs`); every later pass replays the candidate's
-values and runs in a judge process (:mod:`.judge`). Rounds and passes share one time
-budget; running out of it, or of memory in a pass, is the candidate's ``timeout`` or
-``memory_limit``.
+values and runs in a judge process (:mod:`.judge`), unless the first round can be decided
+without one (:mod:`.direct`). Rounds and passes share one time budget; running out of it, or of
+memory in a pass, is the candidate's ``timeout`` or ``memory_limit``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ expected values from the caller's frame. Here the candidate never shares a proce
 3. The test code runs again with the stubs replaying those results, in a judge process that
    bounds it in time and memory (:mod:`.judge`). When a pass issues no placeholder, its
    assertion outcomes are final; otherwise the new calls go to the sandbox and the loop repeats.
+   Tests that only compare single calls with plain expected values skip this pass when the
+   results are plain enough: :mod:`.direct` makes the same comparisons in the verifier.
 
 The verdict comes from the final host pass, which executes no candidate code; the candidate can
 influence it only through plain values it returned (objects that are not plain data are opaque
