@@ -7,10 +7,13 @@ of returned value the direct decision must leave to the judge is fed to it.
 
 from __future__ import annotations
 
+import time
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
+from rlvr_envs import Status
 from rlvr_envs.verifiers.code import asserts, clear_caches, defines, harness, programs, verify
 
 from .test_batch import hostile_cases
@@ -37,15 +40,17 @@ def judged(monkeypatch):
 
     def both(response, tests, entry_point, **options):
         clear_caches()
+        before = len(calls)
         direct = verify(response, tests, entry_point, **options)
-        used = len(calls)
+        used = len(calls) - before
         monkeypatch.setattr(asserts, "DIRECT", False)
         clear_caches()
         try:
             reference = verify(response, tests, entry_point, **options)
         finally:
             monkeypatch.setattr(asserts, "DIRECT", True)
-        assert decided(direct) == decided(reference), (decided(direct), decided(reference))
+        same = _apart_from_a_stopped_job(direct, reference)
+        assert same[0] == same[1], same
         return direct, used
 
     return both
@@ -163,6 +168,15 @@ def test_a_correct_answer_is_decided_directly(judged, local_box):
 # --- both ways on the suites and on every hostile case ------------------------------------------
 
 
+def _apart_from_a_stopped_job(direct, judged):
+    """What both decided; where the direct verdict stopped its job at the first failure (all or
+    nothing), not how the job ended, which the judged way waited for."""
+    a, b = decided(direct), decided(judged)
+    if (direct.details.get("exec") or {}).get("status") == "stopped":
+        a, b = (v[:4] + ([item for item in v[4] if item[0] != "exec"],) for v in (a, b))
+    return a, b
+
+
 def _both_ways(answers, tasks, verify_one):
     verdicts = {}
     for direct in (True, False):
@@ -172,11 +186,8 @@ def _both_ways(answers, tasks, verify_one):
             verdicts[direct] = [verify_one(answer, task) for answer, task in zip(answers, tasks)]
         finally:
             asserts.DIRECT = True
-    return [
-        (i, decided(a), decided(b))
-        for i, (a, b) in enumerate(zip(verdicts[True], verdicts[False]))
-        if decided(a) != decided(b)
-    ]
+    pairs = [_apart_from_a_stopped_job(a, b) for a, b in zip(verdicts[True], verdicts[False])]
+    return [(i, a, b) for i, (a, b) in enumerate(pairs) if a != b]
 
 
 @pytest.mark.slow
@@ -230,3 +241,81 @@ def test_defines_finds_the_name_in_any_spelling_python_accepts():
     assert not defines("def other():\n    return add\n", "add")
     # NFKC: a fullwidth letter names the same identifier, though ``"add" not in code``.
     assert defines("def \uff41dd(a, b):\n    return a + b\n", "add")
+
+
+# --- all or nothing: the first failure decides ------------------------------------------------
+
+TWO_CALLS = "assert add(1, 1) == 2\nassert add(2, 2) == 4\nassert add(3, 3) == 6"
+
+
+def _exec_status(verdict):
+    return verdict.details["exec"]["status"]
+
+
+@pytest.mark.parametrize(
+    "after, status_when_fraction",
+    [
+        ("while True:\n            pass", "timeout"),  # loops
+        ("import os\n        os._exit(0)", "runtime_error"),  # quits
+        ("import os\n        os.write(1, b'junk\\n')\n        os._exit(0)", "runtime_error"),
+        ("x = bytearray(10 ** 10)", "memory_limit"),
+    ],
+)
+def test_what_a_failing_answer_does_after_its_first_failure_does_not_count(
+    after, status_when_fraction, local_box
+):
+    code = (
+        "calls = []\n"
+        "def add(a, b):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 2:\n"
+        f"        {after}\n"
+        "    return a + b + (len(calls) == 1)\n"
+    )
+    start = time.monotonic()
+    verdict = verify(_fence(code), TWO_CALLS, "add", sandbox=local_box, timeout_s=5)
+    assert verdict.status is Status.WRONG and verdict.reward == 0.0, verdict
+    assert verdict.details["passed"] == 0 and verdict.details["total"] == 3
+    assert "assert #1" in verdict.reason and _exec_status(verdict) == "stopped"
+    assert time.monotonic() - start < 4, verdict
+    # Paying a fraction needs every test: there the job's end decides.
+    fraction = verify(
+        _fence(code), TWO_CALLS, "add", sandbox=local_box, timeout_s=2, reward="fraction"
+    )
+    assert fraction.status.value == status_when_fraction, fraction
+
+
+def test_a_slow_failing_answer_is_stopped_early_and_graded_as_if_it_ran(judged, local_box):
+    code = (
+        "import time\ndef add(a, b):\n    if a > 1:\n        time.sleep(3)\n    return a + b + 1\n"
+    )
+    start = time.monotonic()
+    verdict = verify(_fence(code), TWO_CALLS, "add", sandbox=local_box, timeout_s=10)
+    assert time.monotonic() - start < 2, verdict
+    assert verdict.status is Status.WRONG and _exec_status(verdict) == "stopped"
+    assert verdict.details["rounds"] == 1
+    # The same verdict as the judged pass over every value (which waits for them all).
+    both, _ = judged(_fence(code), TWO_CALLS, "add", sandbox=local_box, timeout_s=10)
+    assert decided(both) == decided(verdict)
+
+
+def test_a_slow_correct_answer_runs_again_on_its_whole_budget(local_box):
+    code = "import time\ndef add(a, b):\n    time.sleep(0.2)\n    return a + b\n"
+    assert 3 * 0.2 > asserts.FIRST_SLICE_S
+    verdict = verify(_fence(code), TWO_CALLS, "add", sandbox=local_box, timeout_s=1.2)
+    # The short first run is not counted: neither as a round nor against the 1.2 s budget.
+    assert verdict.correct, verdict
+    assert verdict.details["rounds"] == 1 and _exec_status(verdict) == "ok"
+
+
+def test_all_or_nothing_counts_the_tests_passed_before_the_first_failure(judged, local_box):
+    code = "def add(a, b):\n    return 4 if a == 1 else a + b\n"
+    tests = "assert add(0, 0) == 0\nassert add(1, 1) == 2\nassert add(2, 2) == 4"
+    for reward, passed in (("all", 1), ("fraction", 2)):
+        verdict, passes = judged(_fence(code), tests, "add", sandbox=local_box, reward=reward)
+        assert passes == 0 and verdict.details == {**verdict.details, "passed": passed, "total": 3}
+        assert "assert #2" in verdict.reason
+    # The judged way counts alike (a dict return needs the judge).
+    code = "def add(a, b):\n    return {4: 0} if a == 1 else a + b\n"
+    verdict, passes = judged(_fence(code), tests, "add", sandbox=local_box)
+    assert passes == 1 and verdict.details["passed"] == 1 and verdict.details["total"] == 3

@@ -138,7 +138,11 @@ def verify(
     cases ``{"stdin": ..., "stdout": ...}``. ``setup`` is trusted code run before the tests on the
     host (e.g. HumanEval's prompt, whose helpers the tests use); ``prefix`` is prepended to the
     candidate when it does not define ``entry_point`` itself (completion-style answers).
-    ``reward="fraction"`` pays the fraction of tests passed instead of all-or-nothing.
+    ``reward="fraction"`` pays the fraction of tests passed instead of all-or-nothing. With
+    ``reward="all"``, assert-style tests count as a test run that stops at its first failing
+    assertion: ``details["passed"]`` are the assertions that held before it, and where the
+    verifier compares the values itself (:mod:`.direct`) the job is stopped there, so what the
+    candidate does after its first failure (a slow call, a loop, a crash) does not count.
     ``timeout_s`` bounds the whole verification (see the module docstring). ``compare`` picks
     how function cases compare outputs: ``"auto"`` (as JSON would when the expected output is
     JSON data, else type-strict), ``"json"`` or ``"strict"``.

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...verdict import Status, Verdict
 from . import programs
+from .direct import DirectDecision
 from .harness import HarnessError, TestProgram
 from .judge import JudgeBreach, JudgeFailed, shared_pool
 from .replay import Call, PassOutcome
@@ -23,6 +24,8 @@ MIB = 1 << 20
 # Decide a first round without a judged pass when the tests allow it (:mod:`.direct`); the
 # equivalence tests turn it off to compare the two ways.
 DIRECT = True
+# The first round's short run for all-or-nothing rewards (see ``_first_round``).
+FIRST_SLICE_S = 0.25
 
 
 def verify_assert_tests(
@@ -52,7 +55,7 @@ def verify_assert_tests(
         with box.timings.measure("parse"):
             program = programs.program_for(tests, setup, entry_point, code)
         outcome, failure, info = _exchange(
-            (code, compiled), program, box, limits, max_rounds, budget
+            (code, compiled), program, box, limits, max_rounds, budget, stop=reward == "all"
         )
     except HarnessError as error:
         return Verdict.make(Status.ERROR, f"harness: {error}")
@@ -67,7 +70,10 @@ def verify_assert_tests(
     first = outcome.failures[0] if outcome.failures else None
     raised = (first and first[3]) or (not first and outcome.aborted_by_candidate)
     why = f"assert #{first[0]} (line {first[1]}): {first[2]}" if first else outcome.aborted
-    verdict = score(outcome.passed, outcome.total, reward, why, failure_status(raised, why))
+    # All or nothing: the assertions that held before the first failure, as a test run that
+    # stops there counts them (and a pass stopped there knows no others).
+    passed = outcome.passed_first if reward == "all" else outcome.passed
+    verdict = score(passed, outcome.total, reward, why, failure_status(raised, why))
     return verdict.replace(details={**verdict.details, **info})
 
 
@@ -78,8 +84,13 @@ def _exchange(
     limits: Any,
     max_rounds: int,
     budget: Budget,
+    stop: bool = False,
 ) -> tuple[PassOutcome | None, Verdict | None, dict[str, Any]]:
-    """Alternate passes and sandbox rounds; the final pass's outcome, or a verdict that ends it."""
+    """Alternate passes and sandbox rounds; the final pass's outcome, or a verdict that ends it.
+
+    ``stop`` (all-or-nothing rewards): a first round decided directly ends at the first failing
+    assertion, whatever the job did after it (see :func:`_first_round`).
+    """
     info: dict[str, Any] = {"rounds": 0, "calls": 0}
     shared_pool()  # a judge starts now, while the first round runs, if none is up yet
     known: list[tuple[Call, dict[str, Any]]] = []
@@ -104,33 +115,107 @@ def _exchange(
                 info,
             )
         calls = [c for c, _ in known] + outcome.new_calls
-        out, failure, summary = run_calls(
-            solution[0],
-            [c.payload for c in calls],
-            program.candidate_names,
-            box,
-            budget.limits_for_round(limits),
-            compiled=solution[1],
-        )
-        budget.spend(float(summary.get("wall_time_s", 0.0)))
+        direct = program.direct if globals_info is None and DIRECT else None
+        if direct is not None:
+            out, failure, summary, decided = _first_round(
+                solution, program, direct, calls, box, limits, budget, stop
+            )
+        else:
+            out, failure, summary = run_calls(
+                solution[0],
+                [c.payload for c in calls],
+                program.candidate_names,
+                box,
+                budget.limits_for_round(limits),
+                compiled=solution[1],
+            )
+            decided = None
+            budget.spend(float(summary.get("wall_time_s", 0.0)))
         info["rounds"] += 1
         info["calls"] = len(calls)
         info["exec"] = summary
+        if decided is not None:
+            return decided, None, info
         if failure is not None:
             return None, failure, info
         assert out is not None
         known = [(call, out.records[i]) for i, call in enumerate(calls)]
-        first_round = globals_info is None
         globals_info = out.globals
         with box.timings.measure("replay"):
-            direct = program.direct if first_round and DIRECT else None
-            decided = direct.outcome(out.records, globals_info) if direct is not None else None
-            if decided is not None:
-                return decided, None, info
             outcome, failure = _judged_pass(program, known, globals_info, budget, limits)
         if failure is not None:
             return None, failure, info
     return outcome, None, info
+
+
+def _first_round(
+    solution: tuple[str, bytes | None],
+    program: TestProgram,
+    direct: DirectDecision,
+    calls: list[Call],
+    box: Any,
+    limits: Any,
+    budget: Budget,
+    stop: bool,
+) -> tuple[Any, Verdict | None, dict[str, Any], PassOutcome | None]:
+    """The first round of tests :mod:`.direct` decides: the runner's output, or a verdict, and
+    the pass's outcome when it was decided here (None: a judged pass decides).
+
+    With ``stop``, the outcome is read up to the first failing assertion, from whatever the job
+    wrote before it ended (a loop, a crash or junk after the first failure does not count), and
+    the round first runs on a short clock (``FIRST_SLICE_S``): most failing answers fail at
+    once, and an answer that is still running then runs again on the whole budget, the short
+    run not counted against it. A verdict decided at a failure reports its job as ``stopped``,
+    however it ended, so that it does not depend on where the job was when the verdict came.
+    """
+    payloads = [c.payload for c in calls]
+    round_limits = budget.limits_for_round(limits)
+
+    def run(run_limits: Any) -> tuple[Any, Verdict | None, dict[str, Any]]:
+        return run_calls(
+            solution[0],
+            payloads,
+            program.candidate_names,
+            box,
+            run_limits,
+            compiled=solution[1],
+            keep_prefix=stop,
+        )
+
+    def decide(out: Any, complete: bool) -> PassOutcome | None:
+        if out is None:
+            return None
+        with box.timings.measure("replay"):
+            outcome = direct.outcome(out.records, out.globals, stop=stop)
+        if outcome is None or (not complete and not outcome.failures):
+            return None
+        return outcome
+
+    if stop and round_limits.wall_time_s >= 4 * FIRST_SLICE_S:
+        cpu = round_limits.cpu_time_s
+        short = round_limits.replace(
+            wall_time_s=FIRST_SLICE_S, cpu_time_s=None if cpu is None else min(cpu, FIRST_SLICE_S)
+        )
+        out, failure, summary = run(short)
+        cut = failure is not None and summary.get("status") == "timeout"
+        if not cut:  # it ended on its own: that is the round, as on the whole budget
+            budget.spend(float(summary.get("wall_time_s", 0.0)))
+        outcome = decide(out, failure is None)
+        if outcome is not None:
+            return out, None, _stopped(summary) if outcome.failures else summary, outcome
+        if not cut:
+            return out, failure, summary, None
+    out, failure, summary = run(round_limits)
+    budget.spend(float(summary.get("wall_time_s", 0.0)))
+    outcome = decide(out, failure is None)
+    if outcome is not None:
+        return out, None, _stopped(summary) if outcome.failures and stop else summary, outcome
+    return out, failure, summary, None
+
+
+def _stopped(summary: dict[str, Any]) -> dict[str, Any]:
+    """The job's facts for a verdict decided at the first failure: how it ended does not count."""
+    return {**summary, "status": "stopped", "exit_code": None, "signal": None}
 
 
 def _judged_pass(

@@ -79,30 +79,42 @@ class DirectDecision:
         return cls(names, steps, len(new_calls))
 
     def outcome(
-        self, records: Mapping[int, Mapping[str, Any]], globals_info: Mapping[str, Any]
+        self,
+        records: Mapping[int, Mapping[str, Any]],
+        globals_info: Mapping[str, Any],
+        stop: bool = False,
     ) -> PassOutcome | None:
-        """The final pass's outcome over these values, or None when the judge must decide."""
+        """The final pass's outcome over these values, or None when the judge must decide (or,
+        with ``stop``, when the records end before the first failure).
+
+        ``stop`` ends the pass at the first failing assertion, as a plain test run would: the
+        assertions after it count as skipped, and only the records before it are looked at, so
+        a candidate that fails and then loops, crashes or writes junk gets the same outcome as
+        one that fails and returns.
+        """
         if any(globals_info.get(name) != _CALLABLE for name in self.names):
             return None
-        values = []
-        for index in range(self.calls):
-            record = records.get(index)
-            if record is None or len(record) != 2 or "v" not in record:
-                return None  # raised, changed its arguments, or is not a value
-            if not _simple(record["v"], 0):
-                return None
-            values.append(record["v"])
         outcome = PassOutcome(final=True)
-        for step in self.steps:
+        for position, step in enumerate(self.steps):
             if step[0] == "eq":
                 _, index, expected, assert_id, line = step
-                ok, error, raised = from_plain(values[index]) == expected, None, False
+                record = records.get(index)
+                if record is None or len(record) != 2 or "v" not in record:
+                    return None  # raised, changed its arguments, is not a value, or is not there
+                if not _simple(record["v"], 0):
+                    return None
+                ok, error, raised = from_plain(record["v"]) == expected, None, False
             else:
                 _, ok, error, raised, assert_id, line = step
             if ok:
                 outcome.passed += 1
-            else:
-                outcome.failures.append((assert_id, line, error or "assertion failed", raised))
+                continue
+            if not outcome.failures:
+                outcome.passed_before_failure = outcome.passed
+            outcome.failures.append((assert_id, line, error or "assertion failed", raised))
+            if stop:
+                outcome.skipped = len(self.steps) - position - 1
+                return outcome
         return outcome
 
 

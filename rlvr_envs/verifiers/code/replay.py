@@ -75,11 +75,20 @@ class PassOutcome:
     aborted: str | None = None  # an exception that escaped the test code
     aborted_by_candidate: bool = False
     memory_error: bool = False  # the pass ran out of memory (in a judge: its limit)
+    passed_before_failure: int | None = None  # assertions that held before the first failure
+    skipped: int = 0  # assertions not evaluated: the pass stopped at the first failure
 
     @property
     def total(self) -> int:
-        """Assertions evaluated, plus one for an abort that skipped the rest."""
-        return self.passed + len(self.failures) + (1 if self.aborted else 0)
+        """Assertions evaluated or skipped, plus one for an abort that skipped the rest."""
+        return self.passed + len(self.failures) + (1 if self.aborted else 0) + self.skipped
+
+    @property
+    def passed_first(self) -> int:
+        """Assertions that held before the first failure (or the abort)."""
+        if self.failures and self.passed_before_failure is not None:
+            return self.passed_before_failure
+        return self.passed
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (what a judge process sends back)."""
@@ -91,6 +100,7 @@ class PassOutcome:
             "aborted": self.aborted,
             "aborted_by_candidate": self.aborted_by_candidate,
             "memory_error": self.memory_error,
+            "passed_before_failure": self.passed_before_failure,
         }
 
     @classmethod
@@ -104,6 +114,11 @@ class PassOutcome:
             aborted=data["aborted"],
             aborted_by_candidate=bool(data["aborted_by_candidate"]),
             memory_error=bool(data.get("memory_error")),
+            passed_before_failure=(
+                None
+                if data.get("passed_before_failure") is None
+                else int(data["passed_before_failure"])
+            ),
         )
 
 
@@ -408,6 +423,8 @@ class Pass:
         if ok:
             self.outcome.passed += 1
         else:
+            if not self.outcome.failures:
+                self.outcome.passed_before_failure = self.outcome.passed
             self.outcome.failures.append((assert_id, line, error or "assertion failed", raised))
 
 

@@ -143,7 +143,25 @@ def parse_results(stdout: bytes, calls: int) -> RunnerOutput:
         text = stdout.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedResults("the results are not UTF-8") from None
-    for line in text.splitlines():
+    _parse_lines(text.splitlines(), calls, out)
+    return out
+
+
+def parse_prefix(stdout: bytes, calls: int) -> RunnerOutput:
+    """The well-formed records before anything off (a cut line, junk, the end of the output) in
+    the results of a job that did not finish cleanly; never raises."""
+    out = RunnerOutput()
+    lines = stdout.split(b"\n")[:-1]  # what follows the last newline is a line cut short
+    for line in lines:
+        try:
+            _parse_lines([line.decode("utf-8")], calls, out)
+        except (MalformedResults, UnicodeDecodeError):
+            break
+    return out
+
+
+def _parse_lines(lines: list[str], calls: int, out: RunnerOutput) -> None:
+    for line in lines:
         if out.done or out.import_error:
             raise MalformedResults("records after the end")
         try:
@@ -164,4 +182,3 @@ def parse_results(stdout: bytes, calls: int) -> RunnerOutput:
             out.done = True
         else:
             _check_header(record, out)
-    return out

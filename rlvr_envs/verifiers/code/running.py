@@ -16,7 +16,7 @@ from sandbox.base import Job
 from sandbox.worker_modules import ModuleMain, register_worker_module
 
 from ...verdict import Seconds, Status, Verdict
-from .results import MalformedResults, RunnerOutput, parse_results
+from .results import MalformedResults, RunnerOutput, parse_prefix, parse_results
 
 RUNNER_SOURCE = Path(__file__).with_name("_runner.py").read_text(encoding="utf-8")
 RUNNER_MODULE = "rlvr_code_runner"
@@ -145,12 +145,29 @@ def run_calls(
     sandbox: Any,
     limits: Any,
     compiled: bytes | None = None,
+    keep_prefix: bool = False,
 ) -> tuple[RunnerOutput | None, Verdict | None, dict[str, Any]]:
     """Call the candidate's functions in the sandbox; what the runner reported, or a verdict.
 
     ``compiled`` is the solution's bytecode (``marshal``), spared the job when its interpreter
-    is this one.
+    is this one. With ``keep_prefix``, a verdict comes with the well-formed records written
+    before the job went wrong (:func:`.results.parse_prefix`) instead of None.
     """
+    result = _submit_calls(code, calls, names, sandbox, limits, compiled)
+    out, failure, summary = _read_calls(result, len(calls))
+    if failure is not None and keep_prefix:
+        out = parse_prefix(result.stdout, len(calls))
+    return out, failure, summary
+
+
+def _submit_calls(
+    code: str,
+    calls: Sequence[list[Any]],
+    names: Sequence[str],
+    sandbox: Any,
+    limits: Any,
+    compiled: bytes | None,
+) -> Any:
     request = {"names": list(names), "calls": list(calls), "tag": CACHE_TAG}
     files = {**runner_files(), "solution.py": code, "calls.json": json.dumps(request)}
     if compiled is not None:
@@ -160,12 +177,18 @@ def run_calls(
         result = sandbox.submit(job)
     else:  # an object with run_python only (duck typing): the loader covers every case
         result = sandbox.run_python(RUNNER_LOADER, files=files, limits=limits)
+    return result
+
+
+def _read_calls(
+    result: Any, calls: int
+) -> tuple[RunnerOutput | None, Verdict | None, dict[str, Any]]:
     summary = exec_summary(result)
     failure = failure_from_exec(result, summary)
     if failure is not None:
         return None, failure, summary
     try:
-        out = parse_results(result.stdout, len(calls))
+        out = parse_results(result.stdout, calls)
     except MalformedResults as error:
         reason = f"the solution corrupted the runner's results ({error})"
         return None, Verdict.make(Status.RUNTIME_ERROR, reason, details={"exec": summary}), summary
@@ -178,7 +201,7 @@ def run_calls(
         )
         reason = f"the solution failed at import: {name}: {message}"
         return None, Verdict.make(status, reason, details={"exec": summary}), summary
-    missing = [i for i in range(len(calls)) if i not in out.records]
+    missing = [i for i in range(calls) if i not in out.records]
     if not out.imported or missing or not out.done:
         where = f"before call {missing[0]}" if missing else "before the runner finished"
         how = (
