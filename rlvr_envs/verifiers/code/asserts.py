@@ -25,7 +25,7 @@ MIB = 1 << 20
 # equivalence tests turn it off to compare the two ways.
 DIRECT = True
 # The first round's short run for all-or-nothing rewards (see ``_first_round``).
-FIRST_SLICE_S = 0.25
+FIRST_SLICE_S = 0.5
 
 
 def verify_assert_tests(
