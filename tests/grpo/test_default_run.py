@@ -18,7 +18,9 @@ def test_default_run_raises_accuracy_on_unseen_questions(tmp_path, capsys):
     assert "300 held out" in out and ", 0 in both" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     before, after = summary["accuracy_before"], summary["accuracy_after"]
-    assert 0.2 <= before <= 0.6, before  # the warm-up leaves headroom
+    # The warm-up leaves headroom. Its accuracy depends on the CPU's floating-point kernels
+    # (same seed: 33.3% on one machine, 61.0% on an AMD EPYC); the margin below is the claim.
+    assert 0.2 <= before <= 0.7, before
     assert after >= before + 0.2, (before, after)
     assert summary["eval_tasks"] == 300 and summary["eval_split"] == "procedural"
     held = [json.loads(line) for line in (tmp_path / "heldout.jsonl").read_text().splitlines()]
