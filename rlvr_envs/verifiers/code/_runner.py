@@ -215,12 +215,17 @@ def from_plain(data, opaque=None, reference=None):
 
 def has_reference(data):
     """True when a plain form holds a reference (to a result, a handle, a global, an operator)."""
+    return has_tag(data, REFERENCE_TAGS)
+
+
+def has_tag(data, tags):
+    """True when a plain form holds a mapping tagged with one of ``tags`` at any depth."""
     if isinstance(data, list):
-        return any(has_reference(v) for v in data)
+        return any(has_tag(v, tags) for v in data)
     if isinstance(data, dict):
-        if any(tag in data for tag in REFERENCE_TAGS):
+        if any(tag in data for tag in tags):
             return True
-        return any(has_reference(v) for v in data.values())
+        return any(has_tag(v, tags) for v in data.values())
     return False
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._runner import MAX_DEPTH, from_plain, has_reference
+from ._runner import MAX_DEPTH, REFERENCE_TAGS, from_plain, has_reference, has_tag
 from .replay import Call, PassOutcome
 
 # Names that run or reach code the scan cannot see: a test using one is never decided here.
@@ -106,13 +106,8 @@ class DirectDecision:
                 ok, error, raised = from_plain(record["v"]) == expected, None, False
             else:
                 _, ok, error, raised, assert_id, line = step
-            if ok:
-                outcome.passed += 1
-                continue
-            if not outcome.failures:
-                outcome.passed_before_failure = outcome.passed
-            outcome.failures.append((assert_id, line, error or "assertion failed", raised))
-            if stop:
+            outcome.record(ok, assert_id, line, error, raised)
+            if not ok and stop:
                 outcome.skipped = len(self.steps) - position - 1
                 return outcome
         return outcome
@@ -129,21 +124,13 @@ def _comparison(expr: Any, deps: Any) -> tuple[int, Any] | None:
     if not (isinstance(result, dict) and list(result) == ["__result"]):
         return None
     index = result["__result"]
-    if type(index) is not int or has_reference(expected) or _has_iterator(expected):
+    # A reference is a value of the candidate's; an iterator was consumed by ``to_plain``.
+    if type(index) is not int or has_tag(expected, (*REFERENCE_TAGS, "__iter")):
         return None
     try:
         return index, from_plain(expected)
     except (ValueError, TypeError, KeyError):
         return None
-
-
-def _has_iterator(data: Any) -> bool:
-    """An expected value that was an iterator (``to_plain`` consumed it): left to the judge."""
-    if isinstance(data, list):
-        return any(_has_iterator(v) for v in data)
-    if isinstance(data, dict):
-        return "__iter" in data or any(_has_iterator(v) for v in data.values())
-    return False
 
 
 def _simple(data: Any, depth: int) -> bool:

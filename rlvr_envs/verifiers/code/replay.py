@@ -90,6 +90,15 @@ class PassOutcome:
             return self.passed_before_failure
         return self.passed
 
+    def record(self, ok: bool, assert_id: int, line: int, error: str | None, raised: bool) -> None:
+        """Count one assertion's outcome (the first failure notes how many held before it)."""
+        if ok:
+            self.passed += 1
+            return
+        if not self.failures:
+            self.passed_before_failure = self.passed
+        self.failures.append((assert_id, line, error or "assertion failed", raised))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (what a judge process sends back)."""
         return {
@@ -420,12 +429,7 @@ class Pass:
                 )
         if issued_before or self.issued:
             return  # depends on results not known yet; a later pass decides
-        if ok:
-            self.outcome.passed += 1
-        else:
-            if not self.outcome.failures:
-                self.outcome.passed_before_failure = self.outcome.passed
-            self.outcome.failures.append((assert_id, line, error or "assertion failed", raised))
+        self.outcome.record(ok, assert_id, line, error, raised)
 
 
 class _Method(Pending):
