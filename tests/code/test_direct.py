@@ -17,6 +17,7 @@ from rlvr_envs import Status
 from rlvr_envs.verifiers.code import asserts, clear_caches, defines, harness, programs, verify
 
 from .test_batch import hostile_cases
+from .test_candidate_faults import _FIND_RESULTS
 from .verdicts import decided
 
 ADD = "def add(a, b):\n    return a + b\n"
@@ -324,3 +325,20 @@ def test_all_or_nothing_counts_the_tests_passed_before_the_first_failure(judged,
     code = "def add(a, b):\n    return {4: 0} if a == 1 else a + b\n"
     verdict, passes = judged(_fence(code), tests, "add", sandbox=local_box)
     assert passes == 1 and verdict.details["passed"] == 1 and verdict.details["total"] == 3
+
+
+def test_records_that_all_pass_without_the_runners_end_are_not_a_pass(local_box):
+    """The first failure decides early; passing needs the runner's own end, as before. Here the
+    candidate writes its last record itself (right answers) and quits before the runner can."""
+    code = _FIND_RESULTS + (
+        "calls = []\n"
+        "def add(a, b):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 3:\n"
+        '        _write(b\'{"i": 2, "v": %d}\\n\' % (a + b))\n'
+        "        os._exit(0)\n"
+        "    return a + b\n"
+    )
+    for reward in ("all", "fraction"):
+        verdict = verify(_fence(code), TWO_CALLS, "add", sandbox=local_box, reward=reward)
+        assert verdict.status is Status.RUNTIME_ERROR and verdict.reward == 0.0, verdict
