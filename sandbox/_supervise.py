@@ -92,7 +92,9 @@ def supervise(pid, t0, lim, stdin_data, in_w, watch, ctrl_in):
     poller = select.poll()
     draining = False
     quiet_until = t0 + QUIET_S
-    poller.register(ctrl_in, select.POLLIN)
+    # Only the host going away (the end of its pipe or socket closed) stops the job: the host
+    # may send the next jobs while this one runs, and they wait in the pipe.
+    poller.register(ctrl_in, getattr(select, "POLLRDHUP", 0x2000))
     try:
         pidfd = os.pidfd_open(pid)
         poller.register(pidfd, select.POLLIN)

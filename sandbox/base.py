@@ -112,6 +112,8 @@ class Sandbox(ABC):
 
     name: ClassVar[str] = "abstract"
     workers: int = 1
+    # Jobs one worker may hold at once (queued behind the one it runs); see ZygoteSandbox.
+    pipeline_depth: int = 1
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> str | None:
@@ -152,11 +154,12 @@ class Sandbox(ABC):
     def run_many(
         self, jobs: Iterable[Job | str | Mapping[str, Any]], max_concurrency: int | None = None
     ) -> list[ExecResult]:
-        """Run jobs concurrently (one per worker by default); results in input order."""
+        """Run jobs concurrently (by default as many as the workers hold, ``pipeline_depth``
+        each); results in input order."""
         batch = [as_job(j) for j in jobs]
         if not batch:
             return []
-        threads = max(1, min(len(batch), max_concurrency or self.workers))
+        threads = max(1, min(len(batch), max_concurrency or self.workers * self.pipeline_depth))
         if threads == 1:
             return [self.submit(j) for j in batch]
         from concurrent.futures import ThreadPoolExecutor

@@ -228,6 +228,10 @@ class SlotCgroup:
         for directory in self.dirs.values():
             _write(os.path.join(directory, "cgroup.procs"), str(pid))
 
+    def limits_are(self, memory_bytes: int, processes: int) -> bool:
+        """Whether these are the limits in force (or none were set yet)."""
+        return self._limits is None or self._limits == (memory_bytes, processes)
+
     def set_limits(self, memory_bytes: int, processes: int) -> None:
         """The limits of the next job (written only when they change)."""
         if self._limits == (memory_bytes, processes):

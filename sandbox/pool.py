@@ -2,8 +2,9 @@
 
 A backend only says how to start one worker process inside its isolation boundary (a
 ``Channel``) and how to configure it; this module keeps ``workers`` of them warm, hands each job
-to a free one, replaces any that dies or stops answering (the job becomes ``sandbox_error``), and
-starts afresh in a child process after ``os.fork()``.
+to a free one (or queues it behind a busy one's, see ``ZygoteSandbox.pipeline_depth``), replaces
+any that dies or stops answering (the job becomes ``sandbox_error``), and starts afresh in a
+child process after ``os.fork()``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 import weakref
 from abc import abstractmethod
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -253,8 +255,17 @@ class Worker:
     def request(
         self, header: dict[str, Any], blobs: list[bytes], timeout: float, max_blob: int
     ) -> tuple[dict[str, Any], list[bytes]]:
-        deadline = time.monotonic() + timeout
+        """Send one frame and read its answer."""
+        self.send(header, blobs)
+        return self.receive(timeout, max_blob)
+
+    def send(self, header: dict[str, Any], blobs: list[bytes]) -> None:
+        """Send one frame; the worker answers frames in the order they come."""
         self.channel.write(_wire.encode_frame(header, blobs, codec="marshal"))
+
+    def receive(self, timeout: float, max_blob: int) -> tuple[dict[str, Any], list[bytes]]:
+        """The answer to the oldest frame not yet answered."""
+        deadline = time.monotonic() + timeout
         try:
             reply = _wire.decode_frame(lambda n: self.channel.read_exact(n, deadline), max_blob)
         except ValueError as exc:
@@ -275,16 +286,35 @@ def _proc_table() -> list[tuple[int, int, int]]:
 
 
 class _Slot:
-    __slots__ = ("index", "worker", "lease")
+    __slots__ = ("index", "worker", "lease", "jobs", "queue", "writing", "turns")
 
     # A worker that dies or hangs is replaced and the job run once more on the fresh one: the job
     # may never have started (the worker was still tidying up after an earlier job, or retired).
     ATTEMPTS = 2
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, turns: threading.Condition) -> None:
         self.index = index
         self.worker: Worker | None = None
         self.lease: UidLease | None = None
+        self.jobs = 0  # jobs of ``submit`` holding the slot (while 0 it is free, or held whole)
+        self.queue: deque[_Ticket] = deque()  # jobs sent to the worker, oldest (running) first
+        self.writing = False  # a thread is starting the worker or sending it a job
+        # The pool's lock, waited on only by this slot's jobs (for their turn, or to be sent).
+        self.turns = turns
+
+
+class _Ticket:
+    """One job sent to a worker; its answer is read in its turn, after those sent before it."""
+
+    __slots__ = ("worker", "error", "orphaned", "suspect", "alone")
+
+    def __init__(self, worker: Worker, alone: bool) -> None:
+        self.worker = worker
+        self.error: Exception | None = None  # sending it failed
+        self.orphaned = False  # the worker was replaced before its turn: it never ran there
+        # A cgroup OOM kill seen while it waited may have been its own: it runs again, alone.
+        self.suspect = False
+        self.alone = alone  # nothing is sent behind it before its answer is read
 
 
 _live_pools: weakref.WeakSet[ZygoteSandbox] = weakref.WeakSet()
@@ -353,6 +383,11 @@ class ZygoteSandbox(Sandbox):
     # local without root: jobs run as the worker's own user and can kill it.
     jobs_can_kill_worker = False
 
+    # Jobs one worker holds at once: the one it runs, and those sent behind it, which it starts
+    # as soon as the one before ends instead of idling until this process has read that answer
+    # and sent the next. Jobs still run one at a time, each in a fresh process; 1 turns it off.
+    pipeline_depth = 2
+
     def _extra_processes(self) -> int:
         """Processes of the job's uid that are not the job's (the worker and its template)."""
         return 2 if self.worker_is_pid1 else 0
@@ -382,8 +417,9 @@ class ZygoteSandbox(Sandbox):
 
     def _init_state(self) -> None:
         self._pid = os.getpid()
-        self._cond = threading.Condition()
-        self._slots = [_Slot(i) for i in range(self.workers)]
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._slots = [_Slot(i, threading.Condition(lock)) for i in range(self.workers)]
         self._free = list(self._slots)
 
     def _forget_parent_workers(self) -> None:
@@ -414,6 +450,34 @@ class ZygoteSandbox(Sandbox):
             if self._pid == os.getpid():
                 self._free.append(slot)
                 self._cond.notify()
+
+    def _acquire_for_job(self) -> _Slot:
+        """A slot for one job: a free one, else one whose worker holds fewer than
+        ``pipeline_depth`` jobs (the fewest first)."""
+        if os.getpid() != self._pid:
+            self._forget_parent_workers()
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise SandboxError(f"{self.name} sandbox is closed")
+                if self._free:
+                    slot = self._free.pop()
+                    slot.jobs = 1
+                    return slot
+                busy = [s for s in self._slots if 0 < s.jobs < self.pipeline_depth]
+                if busy:
+                    slot = min(busy, key=lambda s: s.jobs)
+                    slot.jobs += 1
+                    return slot
+                self._cond.wait()
+
+    def _release_job(self, slot: _Slot) -> None:
+        with self._cond:
+            if self._pid == os.getpid():
+                slot.jobs -= 1
+                if slot.jobs == 0:
+                    self._free.append(slot)
+                self._cond.notify_all()
 
     def _ensure_worker(self, slot: _Slot) -> Worker:
         if slot.worker is None:
@@ -487,7 +551,11 @@ class ZygoteSandbox(Sandbox):
     # -- jobs
 
     def submit(self, job: Job) -> ExecResult:
-        """Run one job on a free worker (blocking; safe from many threads)."""
+        """Run one job (blocking; safe from many threads).
+
+        A free worker takes it, else a busy one with room in its pipeline, which starts it once
+        the jobs sent before it have ended; answers are read in the order the jobs were sent.
+        """
         limits = job.limits or self.default_limits
         if limits.network and not self.allow_network:
             raise ValueError(
@@ -495,42 +563,54 @@ class ZygoteSandbox(Sandbox):
                 "pass allow_network=True to get_sandbox()"
             )
         header, blobs = self._encode(job, limits)
-        slot = self._acquire()
+        slot = self._acquire_for_job()
         try:
             return self._run_on(slot, header, blobs, limits)
         finally:
-            self._release(slot)
+            self._release_job(slot)
 
     def _run_on(
         self, slot: _Slot, header: dict[str, Any], blobs: list[bytes], limits: Limits
     ) -> ExecResult:
         t0 = time.monotonic()
         failure = ""
-        for attempt in range(1, _Slot.ATTEMPTS + 1):
-            try:
-                worker = self._ensure_worker(slot)
-            except Exception as exc:
-                log.warning("%s worker could not start: %s", self.name, exc)
-                return ExecResult.sandbox_error(f"worker could not start: {exc}", self.name)
-            self._apply_cgroup_limits(worker, limits)
-            timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
-            sent_header, sent_blobs = self._for_worker(worker, header, blobs)
-            try:
-                reply, out = worker.request(
-                    sent_header, sent_blobs, timeout, 2 * limits.output_bytes + 1024
-                )
-            except (WorkerDied, TimeoutError, OSError) as exc:
-                why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
-                note = worker.channel.diagnostics()
-                self._replace(slot, worker, why)
-                failure = f"worker {why}" + (f": {note}" if note else "")
+        attempt = 0
+        alone = False
+        # Only what happens in the job's own turn counts against it: a worker replaced while
+        # the job waited behind another never ran it, and an ambiguous OOM kill is run again.
+        while attempt < _Slot.ATTEMPTS:
+            sent = self._send(slot, header, blobs, limits, alone)
+            if isinstance(sent, ExecResult):
+                return sent
+            ticket, timeout = sent
+            if not self._await_turn(slot, ticket):
                 continue
+            worker = ticket.worker
+            try:
+                try:
+                    if ticket.error is not None:
+                        raise ticket.error
+                    reply, out = worker.receive(timeout, 2 * limits.output_bytes + 1024)
+                except (WorkerDied, TimeoutError, OSError) as exc:
+                    attempt += 1
+                    why = "did not answer in time" if isinstance(exc, TimeoutError) else str(exc)
+                    note = worker.channel.diagnostics()
+                    self._replace(slot, worker, why)
+                    failure = f"worker {why}" + (f": {note}" if note else "")
+                    continue
+                oom = self._oom_killed(slot, worker, ticket)
+            finally:
+                self._end_turn(slot, ticket)
             if reply.get("fatal"):
                 self._replace(slot, worker, str(reply.get("error") or "retired"))
+            if oom is None or ticket.suspect:
+                alone = True  # the answer cannot say whether the cgroup killed this job's process
+                continue
+            attempt += 1
             if reply.get("retry") and attempt < _Slot.ATTEMPTS:
                 failure = str(reply.get("error"))
                 continue
-            if worker.cgroup is not None and worker.cgroup.oom_killed_since_last_check():
+            if oom:
                 reply["oom_killed"] = True
             return self._result(reply, out, limits, t0)
         wall = time.monotonic() - t0
@@ -546,20 +626,106 @@ class ZygoteSandbox(Sandbox):
             )
         return ExecResult.sandbox_error(failure, self.name, wall)
 
+    def _send(
+        self, slot: _Slot, header: dict[str, Any], blobs: list[bytes], limits: Limits, alone: bool
+    ) -> tuple[_Ticket, float] | ExecResult:
+        """Send the job to the slot's worker (started if need be), behind the jobs it holds.
+
+        It waits while the worker holds a job that must run alone, and, for one that must (or
+        whose cgroup limits differ from those of the jobs it holds), until the worker is idle.
+        """
+        with slot.turns:
+            while slot.writing or (
+                slot.queue and (alone or not self._same_limits(slot, limits) or slot.queue[0].alone)
+            ):
+                slot.turns.wait()
+            if self._closed:
+                return ExecResult.sandbox_error(f"{self.name} sandbox is closed", self.name)
+            slot.writing = True
+        try:
+            try:
+                worker = self._ensure_worker(slot)
+            except Exception as exc:
+                log.warning("%s worker could not start: %s", self.name, exc)
+                return ExecResult.sandbox_error(f"worker could not start: {exc}", self.name)
+            self._apply_cgroup_limits(worker, limits)
+            timeout = limits.wall_time_s + ANSWER_GRACE_S + len(blobs[0]) / 50e6
+            sent_header, sent_blobs = self._for_worker(worker, header, blobs)
+            ticket = _Ticket(worker, alone)
+            with slot.turns:
+                slot.queue.append(ticket)
+            try:
+                worker.send(sent_header, sent_blobs)
+            except (WorkerDied, OSError) as exc:
+                ticket.error = exc  # raised in its turn, as the worker's death
+            return ticket, timeout
+        finally:
+            with slot.turns:
+                slot.writing = False
+                slot.turns.notify_all()
+
+    def _same_limits(self, slot: _Slot, limits: Limits) -> bool:
+        """Whether the job fits the cgroup limits in force for the jobs the worker holds."""
+        worker = slot.worker
+        if worker is None or worker.cgroup is None:
+            return True
+        return worker.cgroup.limits_are(*self._cgroup_limits(worker, limits))
+
+    def _await_turn(self, slot: _Slot, ticket: _Ticket) -> bool:
+        """Wait until every job sent before this one has been answered; False if its worker was
+        replaced first (the job never ran there)."""
+        with slot.turns:
+            while not ticket.orphaned and slot.queue[0] is not ticket:
+                slot.turns.wait()
+            return not ticket.orphaned
+
+    def _end_turn(self, slot: _Slot, ticket: _Ticket) -> None:
+        with slot.turns:
+            if slot.queue and slot.queue[0] is ticket:
+                slot.queue.popleft()
+            slot.turns.notify_all()
+
+    def _oom_killed(self, slot: _Slot, worker: Worker, ticket: _Ticket) -> bool | None:
+        """Whether the slot's cgroup OOM-killed a process since the last job's answer, as this
+        job's; None when a job sent after it may have started and been the one (each of those
+        is then marked to run again, alone, as this one is)."""
+        group = worker.cgroup
+        if group is None:
+            return False
+        with slot.turns:
+            count = group.oom_kills()
+            if count <= group.oom_seen:
+                return False
+            group.oom_seen = count
+            behind = [t for t in slot.queue if t is not ticket]
+            for other in behind:
+                other.suspect = True
+            return None if behind else True
+
     def _replace(self, slot: _Slot, worker: Worker, why: str) -> None:
-        if slot.worker is worker:
-            slot.worker = None
+        with slot.turns:
+            if slot.worker is worker:
+                slot.worker = None
+            for ticket in slot.queue:
+                ticket.orphaned = ticket.orphaned or ticket.worker is worker
+            slot.queue = deque(t for t in slot.queue if t.worker is not worker)
+            slot.turns.notify_all()
         self._stop_worker(worker)
         log.info("%s worker %d replaced: %s", self.name, slot.index, why)
 
     @staticmethod
-    def _apply_cgroup_limits(worker: Worker, limits: Limits) -> None:
+    def _cgroup_limits(worker: Worker, limits: Limits) -> tuple[int, int]:
+        """The cgroup's memory and process limits for a job: the job's own memory, plus what it
+        may copy of the worker's pages when writing them."""
+        memory = limits.memory_mb * MIB + int(worker.info.get("rss", 0))
+        return memory, limits.max_processes + 2
+
+    @classmethod
+    def _apply_cgroup_limits(cls, worker: Worker, limits: Limits) -> None:
         if worker.cgroup is None:
             return
-        # The job's own memory, plus what it may copy of the worker's pages when writing them.
-        memory = limits.memory_mb * MIB + int(worker.info.get("rss", 0))
         try:
-            worker.cgroup.set_limits(memory, limits.max_processes + 2)
+            worker.cgroup.set_limits(*cls._cgroup_limits(worker, limits))
         except OSError as exc:
             log.warning("cannot set cgroup limits (%s); limits stay per process", exc)
             worker.cgroup = None

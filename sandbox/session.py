@@ -120,7 +120,10 @@ def _session_backend(cls: type[ZygoteSandbox]) -> type[ZygoteSandbox]:
     """The backend class whose workers run the session host instead of the zygote."""
     if cls not in _SESSION_CLASSES:
         _SESSION_CLASSES[cls] = type(
-            f"{cls.__name__}Sessions", (cls,), {"worker_source": SESSION_SOURCE}
+            f"{cls.__name__}Sessions",
+            (cls,),
+            # A session's worker answers its own requests, never a queue of jobs.
+            {"worker_source": SESSION_SOURCE, "pipeline_depth": 1},
         )
     return _SESSION_CLASSES[cls]
 

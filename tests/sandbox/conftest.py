@@ -44,6 +44,22 @@ TEST_LIMITS = sandbox.Limits(
 )
 DISK_MB = 96
 
+# Six processes of 48 MiB: each under a 64 MiB job's own memory rlimit, together over it, so
+# only a cgroup stops them (the job's main process survives and reports the children's fate).
+SPREAD_HOG = """
+import os, time
+kids = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        b = bytearray(48 << 20)
+        b[::4096] = b"\\1" * len(b[::4096])
+        time.sleep(1)
+        os._exit(0)
+    kids.append(pid)
+print([os.waitpid(k, 0)[1] for k in kids])
+"""
+
 _boxes: dict[str, sandbox.Sandbox] = {}
 _reasons: dict[str, str | None] = {}
 

@@ -18,7 +18,7 @@ import pytest
 from sandbox import ExecStatus, Limits, Sandbox
 
 from .attacks import PREFIX, THIEF, VICTIM
-from .conftest import TEST_LIMITS, assert_no_job_processes, make_box
+from .conftest import SPREAD_HOG, TEST_LIMITS, assert_no_job_processes, make_box
 
 
 @pytest.fixture
@@ -176,23 +176,7 @@ def test_memory_limit_covers_every_process_of_a_job(backend: str) -> None:
     try:
         if not box.cgroup_limits():
             pytest.skip(f"{backend}: no per-job cgroup here ({box.limits_enforcement()})")
-        res = box.run_python(
-            """
-import os, time
-kids = []
-for _ in range(6):
-    pid = os.fork()
-    if pid == 0:
-        b = bytearray(48 << 20)
-        b[::4096] = b"\\1" * len(b[::4096])
-        time.sleep(1)
-        os._exit(0)
-    kids.append(pid)
-statuses = [os.waitpid(k, 0)[1] for k in kids]
-print(statuses)
-""",
-            limits=Limits(memory_mb=64, wall_time_s=10),
-        )
+        res = box.run_python(SPREAD_HOG, limits=Limits(memory_mb=64, wall_time_s=10))
         assert res.status is ExecStatus.MEMORY_LIMIT, res
         assert box.run_python("print(1)").stdout == b"1\n"
     finally:
