@@ -40,13 +40,15 @@ ZYGOTE_SOURCE = "\n\n".join(
     (Path(__file__).with_name(f"{part}.py")).read_text(encoding="utf-8") for part in WORKER_PARTS
 )
 
-# Imported once in each worker so jobs find them loaded (cheap, thread-free, stdlib only).
+# Imported once in each worker so jobs find them loaded (thread-free, stdlib only). Each module
+# the template holds makes every job's fork and exit dearer, while one it lacks costs only the
+# jobs that import it: these are the modules HumanEval's and MBPP's reference programs import
+# (and the usual competitive-programming ones), less ``random``, whose reseeding after every
+# fork costs each job more than its import costs the few that use it (and ``hashlib``, used by
+# one program in 591). ``benchmarks/preload_cost.py`` prints the figures; ``preload=`` chooses.
 DEFAULT_PRELOAD = (
-    "abc argparse array ast base64 binascii bisect calendar cmath collections collections.abc "
-    "contextlib copy csv dataclasses datetime decimal difflib enum fractions functools gc "
-    "hashlib heapq io itertools json math numbers operator pathlib pickle pprint random re "
-    "statistics string struct textwrap time traceback types typing unicodedata "
-    "unittest uuid warnings"
+    "array bisect cmath collections collections.abc copy functools heapq itertools math "
+    "operator re string typing"
 ).split()
 
 JOB_ENV = {
