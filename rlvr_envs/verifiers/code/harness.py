@@ -187,9 +187,12 @@ def solution_modules(tree: ast.Module | None) -> dict[str, str]:
 
 
 def parse_solution(solution: str | None) -> ast.Module | None:
-    """The solution's tree, or None when there is none or it does not parse."""
+    """The solution's tree for :func:`solution_modules`, or None when there is none or it does
+    not parse; an empty tree when its text cannot hold an import statement (spares the parse)."""
     if not solution:
         return None
+    if solution.isascii() and "import" not in solution:
+        return ast.Module(body=[], type_ignores=[])
     try:
         return parse_quietly(solution)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

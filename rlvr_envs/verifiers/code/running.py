@@ -102,6 +102,8 @@ class Budget:
         """The sandbox limits of the next round: what is left of the budget, at most."""
         wall = max(MIN_ROUND_S, min(limits.wall_time_s, self.left))
         cpu = limits.cpu_time_s
+        if wall == limits.wall_time_s and (cpu is None or cpu <= wall):
+            return limits  # the common first round: nothing to change (and to validate again)
         return limits.replace(wall_time_s=wall, cpu_time_s=None if cpu is None else min(cpu, wall))
 
     def timeout(self, what: str) -> Verdict:
