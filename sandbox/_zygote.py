@@ -289,6 +289,9 @@ class Zygote:
             except Exception:
                 pass
         held = _load_worker_modules(cfg.get("modules") or {})
+        # The interpreter builds its AST node types (a few hundred KiB of objects) the first time
+        # anything is compiled: done here once, not in every job that compiles its program.
+        compile("", "<template>", "exec")
         stdio = job_stdio()
         if cfg.get("seccomp", True):
             self._setup_seccomp(bool(cfg.get("network")))

@@ -188,6 +188,22 @@ def test_concurrent_submissions_from_threads(box: Sandbox) -> None:
     }
 
 
+def test_jobs_find_the_compiler_ready(backend: str) -> None:
+    """The interpreter makes its AST node types on the first compile(): the template has done
+    it (they are among its frozen objects), so a job compiling its program does not pay for it,
+    whatever modules the workers preload (none of these imports ``ast``)."""
+    box = make_box(backend, workers=1, preload=["math"])
+    try:
+        res = box.run_python(
+            "import gc\n"
+            "made = [o for o in gc.get_objects() if isinstance(o, type) and o.__name__ == 'If']\n"
+            "print(len(made), gc.get_freeze_count() > 0)"
+        )
+        assert res.stdout == b"0 True\n", res
+    finally:
+        box.close()
+
+
 def test_run_python_many_keeps_order(box: Sandbox) -> None:
     jobs = [f"print({i})" for i in range(10)] + [
         Job(code="print(input())", stdin="x\n"),
