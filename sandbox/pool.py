@@ -216,6 +216,7 @@ class Worker:
         self.uid = uid
         self.jobs = 0
         self.cgroup: cgroups.SlotCgroup | None = None
+        self.retiring = False  # being stopped and replaced (once, whoever noticed first)
 
     def host_pid_of(self, ns_pid: int | None) -> int | None:
         """The host pid of a child of this worker's supervisor, given its pid inside."""
@@ -288,7 +289,7 @@ def _proc_table() -> list[tuple[int, int, int]]:
 
 
 class _Slot:
-    __slots__ = ("index", "worker", "lease", "jobs", "queue", "writing", "turns")
+    __slots__ = ("index", "worker", "lease", "jobs", "queue", "writing", "stopping", "turns")
 
     # A worker that dies or hangs is replaced and the job run once more on the fresh one: the job
     # may never have started (the worker was still tidying up after an earlier job, or retired).
@@ -301,6 +302,8 @@ class _Slot:
         self.jobs = 0  # jobs of ``submit`` holding the slot (while 0 it is free, or held whole)
         self.queue: deque[_Ticket] = deque()  # jobs sent to the worker, oldest (running) first
         self.writing = False  # a thread is starting the worker or sending it a job
+        # Workers of the slot being stopped: none starts meanwhile (both would run as its uid).
+        self.stopping = 0
         # The pool's lock, waited on only by this slot's jobs (for their turn, or to be sent).
         self.turns = turns
 
@@ -601,10 +604,10 @@ class ZygoteSandbox(Sandbox):
                     failure = f"worker {why}" + (f": {note}" if note else "")
                     continue
                 oom = self._oom_killed(slot, worker, ticket)
+                if reply.get("fatal"):  # before the next job's turn: it goes to a fresh worker
+                    self._replace(slot, worker, str(reply.get("error") or "retired"))
             finally:
                 self._end_turn(slot, ticket)
-            if reply.get("fatal"):
-                self._replace(slot, worker, str(reply.get("error") or "retired"))
             if oom is None or ticket.suspect:
                 alone = True  # the answer cannot say whether the cgroup killed this job's process
                 continue
@@ -637,8 +640,13 @@ class ZygoteSandbox(Sandbox):
         whose cgroup limits differ from those of the jobs it holds), until the worker is idle.
         """
         with slot.turns:
-            while slot.writing or (
-                slot.queue and (alone or not self._same_limits(slot, limits) or slot.queue[0].alone)
+            while (
+                slot.writing
+                or slot.stopping
+                or (
+                    slot.queue
+                    and (alone or not self._same_limits(slot, limits) or slot.queue[0].alone)
+                )
             ):
                 slot.turns.wait()
             if self._closed:
@@ -705,14 +713,25 @@ class ZygoteSandbox(Sandbox):
             return None if behind else True
 
     def _replace(self, slot: _Slot, worker: Worker, why: str) -> None:
+        """Stop ``worker`` (once); the jobs sent to it that had not had their turn go to the
+        slot's next worker, which starts only once this one is gone."""
         with slot.turns:
+            if worker.retiring:
+                return
+            worker.retiring = True
             if slot.worker is worker:
                 slot.worker = None
             for ticket in slot.queue:
                 ticket.orphaned = ticket.orphaned or ticket.worker is worker
             slot.queue = deque(t for t in slot.queue if t.worker is not worker)
+            slot.stopping += 1
             slot.turns.notify_all()
-        self._stop_worker(worker)
+        try:
+            self._stop_worker(worker)
+        finally:
+            with slot.turns:
+                slot.stopping -= 1
+                slot.turns.notify_all()
         log.info("%s worker %d replaced: %s", self.name, slot.index, why)
 
     @staticmethod
