@@ -703,10 +703,8 @@ class ZygoteSandbox(Sandbox):
         if group is None:
             return False
         with slot.turns:
-            count = group.oom_kills()
-            if count <= group.oom_seen:
+            if not group.oom_killed_since_last_check():
                 return False
-            group.oom_seen = count
             behind = [t for t in slot.queue if t is not ticket]
             for other in behind:
                 other.suspect = True
