@@ -103,7 +103,8 @@ def remove_stale_containers(client: Any) -> int:
     """Remove sandbox containers left by processes of this host that are gone."""
     host = socket.gethostname()
     removed = 0
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
+    # Another process's sandbox may remove its containers while they are listed.
+    for c in client.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
         owner = c.labels.get(OWNER_LABEL, "")
         owner_host, _, pid = owner.rpartition(":")
         if owner_host != host or not pid.isdigit() or _alive(int(pid)):

@@ -154,3 +154,41 @@ def test_interpreter_in_a_virtual_environment_under_tmp(backend: str) -> None:
         assert os.path.exists(python) and not os.path.exists(os.path.join(top, "left"))
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.mark.docker
+def test_stale_sweep_survives_a_container_removed_while_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process's sandbox may remove its containers while this one sweeps stale ones
+    (two test sessions on one daemon did): a container gone between listing and inspecting is
+    skipped, never an error."""
+    why = sandbox.available_backends()["docker"]
+    if why:
+        pytest.skip(f"docker unavailable: {why}")
+    import docker
+    from docker.models.containers import ContainerCollection
+
+    from sandbox.docker_backend import LABEL, OWNER_LABEL, remove_stale_containers
+
+    client = docker.from_env()
+    image = client.images.list(filters={"reference": "rlvr-envs-sandbox"})[0]
+    gone = client.containers.create(
+        image.id, ["true"], labels={LABEL: "1", OWNER_LABEL: "elsewhere:1"}
+    )
+    get = ContainerCollection.get
+
+    def removed_meanwhile(self, container_id, *args, **kwargs):  # noqa: ANN001, ANN202
+        if container_id == gone.id:
+            gone.remove(force=True)
+        return get(self, container_id, *args, **kwargs)
+
+    monkeypatch.setattr(ContainerCollection, "get", removed_meanwhile)
+    try:
+        assert remove_stale_containers(client) >= 0
+    finally:
+        monkeypatch.undo()
+        try:
+            gone.remove(force=True)
+        except docker.errors.NotFound:
+            pass
