@@ -32,6 +32,14 @@ def _check(ret, what):
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
+def release_free_heap():
+    """Hand the C heap's free pages back to the kernel (glibc only; elsewhere a no-op)."""
+    try:
+        _libc().malloc_trim(0)
+    except (AttributeError, OSError):
+        pass
+
+
 def _prctl(option, arg2=0):
     import ctypes
 

@@ -55,6 +55,7 @@ try:  # in the worker's concatenated source these are already defined
         _prctl,
         _SeccompProgram,
         build_seccomp_filter,
+        release_free_heap,
         setup_private_mounts,
     )
     from ._jobproc import JobContext, become_job, job_stdio
@@ -305,6 +306,9 @@ class Zygote:
 
         gc.collect()
         gc.freeze()  # the collector then leaves preloaded objects (and their pages) alone
+        # Setup freed more heap than it kept (compiling, importing); the template would carry
+        # those pages into every fork, and every job's exit would unmap them again.
+        release_free_heap()
         self.template = Template(ctx, (self.ctrl_in, self.ctrl_out))
         return {
             "seccomp": self.seccomp_state,

@@ -26,7 +26,7 @@ from typing import Any
 
 from .base import BackendUnavailable
 from .interpreter import needed_dirs
-from .pool import WORKER_ENV, Channel, ProcessChannel, ZygoteSandbox, _Slot
+from .pool import WORKER_ENV, Channel, ProcessChannel, ZygoteSandbox, _Slot, worker_argv
 
 MIB = 1 << 20
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -163,7 +163,7 @@ class BwrapSandbox(ZygoteSandbox):
     def _open_channel(self, slot: _Slot) -> Channel:
         args = self._bwrap_args(self.allow_network, self.disk_mb * MIB)
         channel = BwrapChannel(
-            [self.bwrap, *args, "--", self.python, "-I", "-c", self.worker_source], env={}
+            [self.bwrap, *args, "--", *worker_argv(self.python, self.worker_source)], env={}
         )
         return channel
 

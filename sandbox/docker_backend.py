@@ -32,6 +32,7 @@ from .pool import (
     ZygoteSandbox,
     _Slot,
     wait_readable,
+    worker_argv,
 )
 
 MIB = 1 << 20
@@ -146,7 +147,7 @@ class DockerChannel(Channel):
             os.chmod(path, 0o777)
             listener.listen(1)
             create = dict(create)
-            create["command"] = [python, "-I", "-c", source, "--connect", f"{CTL_DIR}/sock"]
+            create["command"] = worker_argv(python, source, "--connect", f"{CTL_DIR}/sock")
             create["volumes"] = {ctl: {"bind": CTL_DIR, "mode": "ro"}}
             self.container = client.containers.create(**create)
             self.container.start()

@@ -27,6 +27,7 @@ from .pool import (
     Worker,
     ZygoteSandbox,
     _Slot,
+    worker_argv,
 )
 
 MIB = 1 << 20
@@ -57,7 +58,7 @@ class LocalSandbox(ZygoteSandbox):
 
     def _open_channel(self, slot: _Slot) -> Channel:
         return ProcessChannel(
-            [self.python, "-I", "-c", self.worker_source], env=dict(WORKER_ENV), cwd="/"
+            worker_argv(self.python, self.worker_source), env=dict(WORKER_ENV), cwd="/"
         )
 
     def _worker_config(self, slot: _Slot) -> dict[str, Any]:

@@ -51,6 +51,18 @@ DEFAULT_PRELOAD = (
     "operator re string typing"
 ).split()
 
+# ``python -c PROGRAM`` keeps the parser's tree of PROGRAM allocated while PROGRAM runs, which
+# for a worker is its whole life: some 4 MiB of heap that the template, and so every job's fork
+# and exit, would carry. A one-line bootstrap compiles the program (an argument) instead, and
+# the tree is freed before it runs.
+WORKER_BOOTSTRAP = "import sys; exec(compile(sys.argv.pop(1), '<sandbox worker>', 'exec'))"
+
+
+def worker_argv(python: str, source: str, *args: str) -> list[str]:
+    """The command that runs the worker program ``source`` (then sees ``args`` in sys.argv)."""
+    return [python, "-I", "-c", WORKER_BOOTSTRAP, source, *args]
+
+
 JOB_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -343,7 +355,7 @@ class ZygoteSandbox(Sandbox):
     """
 
     uses_slot_uids = False  # a dedicated uid per slot (root only, or always for Docker)
-    # The program each worker runs (``python -I -c``): the zygote, or a variant built on it
+    # The program each worker runs (see ``worker_argv``): the zygote, or a variant built on it
     # (``sandbox.session`` runs one interpreter session per worker).
     worker_source: str = ZYGOTE_SOURCE
 
