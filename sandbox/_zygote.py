@@ -596,8 +596,8 @@ class Zygote:
 
 
 def _load_worker_modules(modules):
-    """Compile the host's registered modules into ``sys.modules`` (see ``worker_modules``);
-    ``{name: digest}`` of those loaded."""
+    """Compile the host's registered modules into ``sys.modules`` and run their warm-up hooks
+    (see ``worker_modules``); ``{name: digest}`` of those loaded."""
     import types
 
     held = {}
@@ -610,6 +610,12 @@ def _load_worker_modules(modules):
             continue  # a job that needs it loads it itself
         sys.modules[name] = module
         held[name] = digest
+        warm = getattr(module, "__worker_warm__", None)
+        if callable(warm):
+            try:
+                warm()
+            except Exception:
+                pass  # only jobs' speed depends on it
     return held
 
 

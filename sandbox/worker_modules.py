@@ -6,6 +6,11 @@ freshly forked process. Registered here, it is compiled once per worker, before 
 template is forked, and a job finds it in ``sys.modules`` at no cost. It is the host's code,
 never a job's: the template still holds no job data (see docs/sandboxing.md).
 
+A module may define ``__worker_warm__()``: each worker calls it once, right after loading the
+module and before forking its template, to run the module's code on data of its own. CPython
+specialises a function's bytecode after a few runs; warmed there, every job finds the code
+ready rather than rewriting it (and copying the pages it lives on). Its errors are ignored.
+
 Workers started before a module is registered do not hold it, nor do services elsewhere
 (``remote``, ``ray``), so a job must check (``sys.modules.get(name)``, and
 ``__source_digest__`` for the version) and have a way to load the module itself otherwise.

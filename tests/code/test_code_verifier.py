@@ -221,6 +221,23 @@ def test_tests_passing_objects_to_the_candidate_are_an_error_verdict(local_box):
     assert verdict.status is Status.ERROR and "cannot run it in isolation" in verdict.reason
 
 
+def test_jobs_find_the_runner_warmed_in_the_template(box):
+    """The runner's ``__worker_warm__`` ran in the worker before its template forked: a job finds
+    the runner's functions in CPython's specialised form before it has run any of them."""
+    from rlvr_envs.verifiers.code.running import RUNNER_MODULE
+
+    probe = (
+        "import dis, sys\n"
+        f"runner = sys.modules[{RUNNER_MODULE!r}]\n"
+        "def specialised(f):\n"
+        "    names = [i.opname for i in dis.get_instructions(f)]\n"
+        "    return names != [i.opname for i in dis.get_instructions(f, adaptive=True)]\n"
+        "print([specialised(f) for f in (runner.run_request, runner.Session.run, runner.to_plain)])"
+    )
+    result = box.run_python(probe)
+    assert result.stdout == b"[True, True, True]\n", result
+
+
 def test_the_runner_runs_from_source_on_another_interpreter(local_box, monkeypatch):
     """The runner travels compiled for this interpreter; another one compiles its source."""
     from rlvr_envs.verifiers.code import running

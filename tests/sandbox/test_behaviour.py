@@ -353,6 +353,24 @@ def test_registered_modules_are_held_by_workers_started_afterwards(backend: str)
         sandbox.register_worker_module("not a name", "")
 
 
+def test_a_held_module_is_warmed_before_the_template_forks(backend: str) -> None:
+    """``__worker_warm__`` runs once per worker, before its template forks: every job finds what
+    it did, however many jobs ran; a hook that fails leaves the module held all the same."""
+    name = f"rlvr_test_warm_{backend}"
+    sandbox.register_worker_module(
+        name,
+        "import os\nRUNS = []\n"
+        "def __worker_warm__():\n    RUNS.append(os.getpid())\n    raise RuntimeError('late')\n",
+    )
+    probe = f"import os, sys\nm = sys.modules[{name!r}]\nprint(len(m.RUNS), os.getpid() in m.RUNS)"
+    box = make_box(backend, workers=1)
+    try:
+        outputs = {box.run_python(probe).stdout for _ in range(3)}
+        assert outputs == {b"1 False\n"}, outputs
+    finally:
+        box.close()
+
+
 FALLBACK = "import os\nprint('fallback', sorted(os.listdir('.')))\n"
 
 
