@@ -137,6 +137,17 @@ def test_completion_style_answer_gets_the_prompt_prefix(local_box):
     assert verdict.correct, verdict
 
 
+@pytest.mark.parametrize("depth", [3000, 40000])
+def test_nesting_too_deep_to_parse_is_the_candidates_syntax_error(depth, local_box):
+    """Whether a completion defines the entry point itself is decided on its parsed tree: nesting
+    too deep for the parser (a RecursionError, or a MemoryError deeper still) is a syntax error
+    of the candidate's, not a crash of the verifier."""
+    code = fence("def add(a, b):\n    return a + b\nx = " + "not " * depth + "1")
+    prompt = 'def add(a, b):\n    """Add two numbers."""\n'
+    verdict = verify(code, ADD_TESTS, "add", sandbox=local_box, prefix=prompt, setup=prompt)
+    assert verdict.status is Status.SYNTAX_ERROR, verdict
+
+
 # --- the three test styles -------------------------------------------------------------------------
 
 

@@ -94,12 +94,22 @@ def extract_code(response: str) -> tuple[str | None, str]:
 
 def defines(code: str, name: str) -> bool:
     """True when ``code`` parses and defines ``name`` at module level."""
+    tree = _tree_naming(code, name)
+    return tree is not None and _defines(tree, name)
+
+
+def _tree_naming(code: str, name: str) -> ast.Module | None:
+    """The tree of ``code`` if its text may name ``name``; None if not, or if it does not parse
+    (nesting too deep to parse included: that is the candidate's syntax error, found later)."""
     if name not in code and code.isascii():
-        return False  # spares a parse; other scripts may spell it differently (NFKC)
+        return None  # spares a parse; other scripts may spell it differently (NFKC)
     try:
-        tree = parse_quietly(code)
-    except (SyntaxError, ValueError):
-        return False
+        return parse_quietly(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _defines(tree: ast.Module, name: str) -> bool:
     for node in tree.body:
         if (
             isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -268,9 +278,9 @@ def clear_caches() -> None:
 
 def _checked_code(
     response: str, entry_point: str | None, prefix: str | None
-) -> tuple[str, bytes] | Verdict:
-    """The candidate's code, ready to run, and its bytecode (``marshal``); or the verdict that it
-    has none worth running."""
+) -> tuple[str, bytes, ast.Module | None] | Verdict:
+    """The candidate's code, ready to run, its bytecode (``marshal``) and its tree when it was
+    parsed (None when it was not); or the verdict that it has none worth running."""
     if len(response) > MAX_RESPONSE_CHARS:
         return Verdict.make(
             Status.INVALID_INPUT,
@@ -283,11 +293,16 @@ def _checked_code(
     code, why = extract_code(response)
     if code is None:
         return Verdict.make(Status.NO_CODE, why)
-    if prefix and entry_point and not defines(code, entry_point):
-        code = f"{prefix.rstrip()}\n{code}"
+    tree = None
+    if prefix and entry_point:
+        tree = _tree_naming(code, entry_point)
+        if tree is None or not _defines(tree, entry_point):
+            code, tree = f"{prefix.rstrip()}\n{code}", None
     try:
         # Compiled as the sandbox would (no future flags of this module): the bytecode travels.
-        compiled = marshal.dumps(quiet_compile(code, "solution.py", inherit=False))
+        # From the tree when there is one: the same bytecode, without parsing the text again.
+        source = code if tree is None else tree
+        compiled = marshal.dumps(quiet_compile(source, "solution.py", inherit=False))
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         line = getattr(error, "lineno", None)
         return Verdict.make(
@@ -296,7 +311,7 @@ def _checked_code(
             + (f" (line {line})" if line else ""),
             extracted=code,
         )
-    return code, compiled
+    return code, compiled, tree
 
 
 def _verify(
@@ -319,7 +334,7 @@ def _verify(
         checked = _checked_code(response, entry_point, prefix)
     if isinstance(checked, Verdict):
         return checked.replace(details={**checked.details, "timings": timings.details()})
-    code, compiled = checked
+    code, compiled, tree = checked
     box = TimedSandbox(resolve_sandbox(sandbox), timings)
     run_limits = resolve_limits(limits, timeout_s)
     budget = Budget(run_limits.wall_time_s)
@@ -351,6 +366,7 @@ def _verify(
             max_rounds,
             budget,
             compiled=compiled,
+            tree=tree,
         )
     return verdict.replace(
         extracted=code,

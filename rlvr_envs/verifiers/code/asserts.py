@@ -9,6 +9,7 @@ memory in a pass, is the candidate's ``timeout`` or ``memory_limit``.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,10 +40,12 @@ def verify_assert_tests(
     max_rounds: int,
     budget: Budget,
     compiled: bytes | None = None,
+    tree: ast.Module | None = None,
 ) -> Verdict:
     """Run assert-style tests against ``code``; the verdict of their final host pass.
 
-    ``compiled`` is the code's bytecode (``marshal``), which the sandbox uses when it can.
+    ``compiled`` is the code's bytecode (``marshal``), which the sandbox uses when it can;
+    ``tree`` its parsed form, if the caller has it.
     """
     if isinstance(tests, Mapping):
         setup = "\n".join(filter(None, [setup, tests.get("setup")]))
@@ -53,7 +56,7 @@ def verify_assert_tests(
         raise TypeError("tests must be test code, a list of asserts, or a list of cases")
     try:
         with box.timings.measure("parse"):
-            program = programs.program_for(tests, setup, entry_point, code)
+            program = programs.program_for(tests, setup, entry_point, code, tree)
         outcome, failure, info = _exchange(
             (code, compiled), program, box, limits, max_rounds, budget, stop=reward == "all"
         )

@@ -10,6 +10,7 @@ task's programs. Bounded (least recently used first out) and safe from any threa
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -61,15 +62,23 @@ def _entry(tests: str, setup: str | None, entry_point: str | None) -> _Entry:
 
 
 def program_for(
-    tests: str, setup: str | None, entry_point: str | None, solution: str
+    tests: str,
+    setup: str | None,
+    entry_point: str | None,
+    solution: str,
+    tree: ast.Module | None = None,
 ) -> TestProgram:
-    """The prepared tests of a task for one solution; HarnessError if they cannot be run."""
+    """The prepared tests of a task for one solution (``tree``: its parsed form, if at hand);
+    HarnessError if they cannot be run."""
     entry = _entry(tests, setup, entry_point)
     if entry.error is not None:
         raise HarnessError(str(entry.error))
     compiled = entry.compiled
     assert compiled is not None
-    tree = parse_solution(solution) if compiled.needs_solution_modules() else None
+    if not compiled.needs_solution_modules():
+        tree = None
+    elif tree is None:
+        tree = parse_solution(solution)
     modules = solution_modules(tree)
     key = tuple(sorted((n, m) for n, m in modules.items() if n in compiled.free))
     program = entry.programs.get(key)
