@@ -131,9 +131,12 @@ class PassOutcome:
         )
 
 
+_KEY_ENCODER = json.JSONEncoder(sort_keys=True)  # what json.dumps(..., sort_keys=True) builds
+
+
 def call_key(payload: Sequence[Any]) -> str:
     """The key results are matched by: the call's target and arguments as plain data."""
-    return json.dumps(payload, sort_keys=True)
+    return _KEY_ENCODER.encode(payload)
 
 
 # ----------------------------------------------------------------------------- pending values
@@ -330,15 +333,14 @@ class Pass:
 
     # -- calls
 
-    def _new(self, payload: list[Any]) -> Pending:
+    def _new(self, payload: list[Any], key: str | None = None) -> Pending:
         self.issued = True
-        self.outcome.new_calls.append(Call(call_key(payload), payload))
+        self.outcome.new_calls.append(Call(key or call_key(payload), payload))
         pending = Pending(self, {"__result": self.next_index})
         self.next_index += 1
         return pending
 
-    def _lookup(self, payload: list[Any]) -> dict[str, Any] | None:
-        key = call_key(payload)
+    def _lookup(self, key: str) -> dict[str, Any] | None:
         occurrence = self.used.get(key, 0)
         self.used[key] = occurrence + 1
         records = self.by_key.get(key, [])
@@ -357,9 +359,10 @@ class Pass:
             raise HarnessError(
                 f"the tests pass {error} to {_name_of(target)}(); cannot run it in isolation"
             ) from None
-        record = self._lookup(payload)
+        key = call_key(payload)
+        record = self._lookup(key)
         if record is None:
-            return self._new(payload)
+            return self._new(payload, key)
         return self._replay(_name_of(target), record, args, kwargs)
 
     def attribute(self, base: Any, name: Any, item: bool = False) -> Any:
@@ -370,7 +373,7 @@ class Pass:
             expr = {"__op": ["getitem" if item else "getattr", base, self.encode(name)]}
         except NotPlainData:
             raise HarnessError(f"the tests index a solution object with {name!r}") from None
-        record = self._lookup([expr, EVAL, None])
+        record = self._lookup(call_key([expr, EVAL, None]))
         if record is None:
             return Pending(self, expr, deps=(expr,))
         if record.get("callable") and not item:
