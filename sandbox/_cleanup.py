@@ -150,7 +150,8 @@ class SysvIpcWiper:
     """Removes every System V IPC object of this worker's private IPC namespace.
 
     ``/proc/sysvipc/*`` lists the objects of the reader's IPC namespace; the files stay open so
-    that checking costs three ``pread`` calls when, as usual, there is nothing to remove.
+    that checking costs six small ``pread`` calls when, as usual, there is nothing to remove.
+    A listing is read to its end: one read returns a page of it at most (some 28 objects).
     """
 
     def __init__(self):
@@ -166,7 +167,7 @@ class SysvIpcWiper:
         removed = 0
         for fd, call in self.fds:
             try:
-                lines = os.pread(fd, 1 << 20, 0).splitlines()[1:]
+                lines = _read_whole(fd).splitlines()[1:]
             except OSError:
                 continue
             for line in lines:
@@ -179,6 +180,18 @@ class SysvIpcWiper:
                 if getattr(libc, call)(*args) == 0:
                     removed += 1
         return removed
+
+
+def _read_whole(fd):
+    """All of an open /proc file, read from its start until a read returns nothing."""
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 1 << 14, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
 
 
 # ----------------------------------------------------------------------------- processes
@@ -213,7 +226,7 @@ def descendants(root):
 
 
 class ChildList:
-    """This (single-threaded) process's children, read from /proc in one ``pread``."""
+    """This (single-threaded) process's children, read from /proc with ``pread``."""
 
     def __init__(self):
         pid = os.getpid()
@@ -226,7 +239,7 @@ class ChildList:
         """The set of child pids, zombies included."""
         if self.fd is not None:
             try:
-                return {int(p) for p in os.pread(self.fd, 1 << 16, 0).split()}
+                return {int(p) for p in _read_whole(self.fd).split()}
             except OSError:
                 pass
         me = os.getpid()

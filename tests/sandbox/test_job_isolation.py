@@ -78,6 +78,28 @@ def test_ipc_objects_do_not_outlive_their_job(one_worker: Sandbox) -> None:
     assert count == "0"
 
 
+def test_every_ipc_object_is_gone_however_many(one_worker: Sandbox) -> None:
+    """The worker reads the whole of each ``/proc/sysvipc`` listing, not one read's worth (a
+    page: about 28 objects): thousands of queues, one holding a message, leave nothing behind."""
+    leave = one_worker.run_python(
+        "import ctypes\nlibc = ctypes.CDLL(None)\n"
+        "ids = [libc.msgget(0x10000 + i, 0o1600) for i in range(3000)]\n"
+        "ids += [libc.shmget(0x20000 + i, 4096, 0o1600) for i in range(300)]\n"
+        "ids += [libc.semget(0x30000 + i, 1, 0o1600) for i in range(300)]\n"
+        "note = ctypes.create_string_buffer(b'\\x01\\0\\0\\0\\0\\0\\0\\0secret', 14)\n"
+        "print(sum(i >= 0 for i in ids), libc.msgsnd(ids[2999], note, 6, 0))",
+        limits=TEST_LIMITS.replace(wall_time_s=30, cpu_time_s=30),
+    )
+    assert leave.status is ExecStatus.OK and leave.stdout_text == "3600 0\n", leave
+    look = one_worker.run_python(
+        "import ctypes\nlibc = ctypes.CDLL(None)\n"
+        "print(libc.msgget(0x10000 + 2999, 0), sum(len(open(p).readlines()) - 1 for p in "
+        "('/proc/sysvipc/shm', '/proc/sysvipc/sem', '/proc/sysvipc/msg')))",
+        limits=TEST_LIMITS,
+    )
+    assert look.status is ExecStatus.OK and look.stdout_text == "-1 0\n", look
+
+
 SIGNAL_EVERYONE = """
 import os, signal
 me = os.getpid()
