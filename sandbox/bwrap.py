@@ -162,9 +162,7 @@ class BwrapSandbox(ZygoteSandbox):
 
     def _open_channel(self, slot: _Slot) -> Channel:
         args = self._bwrap_args(self.allow_network, self.disk_mb * MIB)
-        channel = BwrapChannel(
-            [self.bwrap, *args, "--", *worker_argv(self.python, self.worker_source)], env={}
-        )
+        channel = BwrapChannel([self.bwrap, *args, "--", *worker_argv(self.python)], env={})
         return channel
 
     def _worker_config(self, slot: _Slot) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from .base import BackendUnavailable, SandboxError
 from .pool import (
     START_TIMEOUT_S,
     WORKER_ENV,
-    ZYGOTE_SOURCE,
     Channel,
     Worker,
     WorkerDied,
@@ -131,9 +130,7 @@ def _alive(pid: int) -> bool:
 class DockerChannel(Channel):
     """A worker container, talked to over a unix socket it connects to at startup."""
 
-    def __init__(
-        self, client: Any, create: dict[str, Any], python: str, source: str = ZYGOTE_SOURCE
-    ) -> None:
+    def __init__(self, client: Any, create: dict[str, Any], python: str) -> None:
         self._tmp = tempfile.mkdtemp(prefix="rlvr-docker-")
         ctl = os.path.join(self._tmp, "ctl")
         os.mkdir(ctl)
@@ -147,7 +144,7 @@ class DockerChannel(Channel):
             os.chmod(path, 0o777)
             listener.listen(1)
             create = dict(create)
-            create["command"] = worker_argv(python, source, "--connect", f"{CTL_DIR}/sock")
+            create["command"] = worker_argv(python, "--connect", f"{CTL_DIR}/sock")
             create["volumes"] = {ctl: {"bind": CTL_DIR, "mode": "ro"}}
             self.container = client.containers.create(**create)
             self.container.start()
@@ -292,7 +289,7 @@ class DockerSandbox(ZygoteSandbox):
             "auto_remove": True,
             "labels": {LABEL: "1", OWNER_LABEL: f"{socket.gethostname()}:{os.getpid()}"},
         }
-        return DockerChannel(self._client(), create, self.python, self.worker_source)
+        return DockerChannel(self._client(), create, self.python)
 
     def _worker_config(self, slot: _Slot) -> dict[str, Any]:
         return self._pid1_worker_config()

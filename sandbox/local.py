@@ -57,9 +57,7 @@ class LocalSandbox(ZygoteSandbox):
         return None
 
     def _open_channel(self, slot: _Slot) -> Channel:
-        return ProcessChannel(
-            worker_argv(self.python, self.worker_source), env=dict(WORKER_ENV), cwd="/"
-        )
+        return ProcessChannel(worker_argv(self.python), env=dict(WORKER_ENV), cwd="/")
 
     def _worker_config(self, slot: _Slot) -> dict[str, Any]:
         config: dict[str, Any] = {

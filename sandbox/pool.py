@@ -51,16 +51,44 @@ DEFAULT_PRELOAD = (
     "operator re string typing"
 ).split()
 
-# ``python -c PROGRAM`` keeps the parser's tree of PROGRAM allocated while PROGRAM runs, which
-# for a worker is its whole life: some 4 MiB of heap that the template, and so every job's fork
-# and exit, would carry. A one-line bootstrap compiles the program (an argument) instead, and
-# the tree is freed before it runs.
-WORKER_BOOTSTRAP = "import sys; exec(compile(sys.argv.pop(1), '<sandbox worker>', 'exec'))"
+# A worker's program reaches it as the first message on its control channel: a 4-byte length,
+# then the source. As an argument it would stay in memory twice more (the interpreter keeps its
+# arguments) and, run by ``python -c``, with the parser's tree of it for as long as it runs:
+# for a worker, its whole life; some 5 MiB that the template, and so every job's fork and exit,
+# would carry. The bootstrap connects first when told to (``--connect PATH``: Docker), so that
+# the program finds its control channel on fds 0 and 1 either way.
+WORKER_BOOTSTRAP = """import os, sys
+def _boot_read(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            raise SystemExit(0)
+        data += chunk
+    return data
+if "--connect" in sys.argv:
+    import socket
+    _boot_at = sys.argv.index("--connect")
+    _boot_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    _boot_sock.connect(sys.argv[_boot_at + 1])
+    del sys.argv[_boot_at : _boot_at + 2]
+    _boot_fd = _boot_sock.detach()
+    os.dup2(_boot_fd, 0)
+    os.dup2(_boot_fd, 1)
+    os.close(_boot_fd)
+exec(compile(_boot_read(int.from_bytes(_boot_read(4), "big")), "<sandbox worker>", "exec"))
+"""
 
 
-def worker_argv(python: str, source: str, *args: str) -> list[str]:
-    """The command that runs the worker program ``source`` (then sees ``args`` in sys.argv)."""
-    return [python, "-I", "-c", WORKER_BOOTSTRAP, source, *args]
+def worker_argv(python: str, *args: str) -> list[str]:
+    """The command that starts a worker (its program comes on the control channel)."""
+    return [python, "-I", "-c", WORKER_BOOTSTRAP, *args]
+
+
+def program_message(source: str) -> bytes:
+    """The first message on a worker's control channel: the program it runs."""
+    data = source.encode("utf-8")
+    return len(data).to_bytes(4, "big") + data
 
 
 JOB_ENV = {
@@ -251,11 +279,13 @@ class Worker:
         return None
 
     @classmethod
-    def start(cls, channel: Channel, config: dict[str, Any], uid: int | None) -> Worker:
-        """Send the configuration and wait until the worker reports ready."""
+    def start(
+        cls, channel: Channel, config: dict[str, Any], uid: int | None, program: str
+    ) -> Worker:
+        """Send the program and its configuration; wait until the worker reports ready."""
         deadline = time.monotonic() + START_TIMEOUT_S
         try:
-            channel.write(_wire.encode_frame(config, codec="marshal"))
+            channel.write(program_message(program) + _wire.encode_frame(config, codec="marshal"))
             header, _ = _wire.decode_frame(lambda n: channel.read_exact(n, deadline))
         except (WorkerDied, TimeoutError, ValueError) as exc:
             note = channel.diagnostics()
@@ -503,7 +533,7 @@ class ZygoteSandbox(Sandbox):
                 kill_uid(slot.lease.uid)  # leftovers of a crashed process that held this uid
             uid = slot.lease.uid if slot.lease else None
             config = {**self._worker_config(slot), "modules": worker_modules()}
-            worker = Worker.start(self._open_channel(slot), config, uid)
+            worker = Worker.start(self._open_channel(slot), config, uid, self.worker_source)
             try:
                 self._on_worker_started(worker)
                 self._place_in_cgroup(slot, worker)
