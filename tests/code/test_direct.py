@@ -244,6 +244,36 @@ def test_defines_finds_the_name_in_any_spelling_python_accepts():
     assert defines("def \uff41dd(a, b):\n    return a + b\n", "add")
 
 
+# Answers whose module-level definitions are plain or not: the verifier decides most of them
+# without parsing (a def or class at column 0 that the compiled module makes at that line) and
+# must decide every one as defines() does.
+DEFINES_CASES = [
+    "def add(a, b):\n    return a + b\n",
+    "async def add(a, b):\n    return a + b\n",
+    "class add:\n    pass\n",
+    "@staticmethod\ndef add(a, b):\n    return a + b\n",
+    'x = """\ndef add(a, b):\n"""\nprint(x)\n',
+    "s = 'a' \\\n'def add(a, b): pass'\n",
+    "if True:\n    def add(a, b):\n        return a + b\n",
+    "def add_one(a):\n    return a + 1\n",
+    "add = lambda a, b: a + b\n",
+    "def add(a, b):\n    return a +\n",
+    "def add(a, b):\n    def add(c):\n        return c\n    return add(a) + b\n",
+    "def other():\n    pass\ndef add(a, b):\n    return a + b\n",
+    "def \uff41dd(a, b):\n    return a + b\n",
+    "    return a + b\n",
+]
+
+
+@pytest.mark.parametrize("code", DEFINES_CASES)
+def test_the_prompt_is_prepended_exactly_when_defines_says_so(code):
+    from rlvr_envs.verifiers.code import _checked_code
+
+    checked = _checked_code(f"```python\n{code}```", "add", "# the prompt\n")
+    ran = checked.extracted if hasattr(checked, "extracted") else checked[0]
+    assert ran.startswith("# the prompt") is not defines(code, "add"), checked
+
+
 # --- all or nothing: the first failure decides ------------------------------------------------
 
 TWO_CALLS = "assert add(1, 1) == 2\nassert add(2, 2) == 4\nassert add(3, 3) == 6"

@@ -35,6 +35,7 @@ import ast
 import marshal
 import re
 import time
+import types
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -107,6 +108,31 @@ def _tree_naming(code: str, name: str) -> ast.Module | None:
         return parse_quietly(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+def _compiled_if_defined(code: str, name: str) -> types.CodeType | None:
+    """``code`` compiled, when a ``def`` or ``class`` of ``name`` at column 0 is one: the compiled
+    module then makes that function or class at that line, and so defines ``name`` at module
+    level. None whenever the case is less plain (the parsed tree then decides, as in
+    :func:`defines`); this spares most answers a parse."""
+    if not code.isascii():
+        return None
+    found = re.search(rf"^(?:async[ \t]+def|def|class)[ \t]+{re.escape(name)}\b", code, re.M)
+    if found is None:
+        return None
+    line = code.count("\n", 0, found.start()) + 1
+    try:
+        compiled = quiet_compile(code, "solution.py", inherit=False)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for const in compiled.co_consts:
+        if (
+            isinstance(const, types.CodeType)
+            and const.co_name == name
+            and const.co_firstlineno == line
+        ):
+            return compiled
+    return None
 
 
 def _defines(tree: ast.Module, name: str) -> bool:
@@ -293,16 +319,19 @@ def _checked_code(
     code, why = extract_code(response)
     if code is None:
         return Verdict.make(Status.NO_CODE, why)
-    tree = None
+    tree = program = None
     if prefix and entry_point:
-        tree = _tree_naming(code, entry_point)
-        if tree is None or not _defines(tree, entry_point):
-            code, tree = f"{prefix.rstrip()}\n{code}", None
+        program = _compiled_if_defined(code, entry_point)
+        if program is None:
+            tree = _tree_naming(code, entry_point)
+            if tree is None or not _defines(tree, entry_point):
+                code, tree = f"{prefix.rstrip()}\n{code}", None
     try:
         # Compiled as the sandbox would (no future flags of this module): the bytecode travels.
         # From the tree when there is one: the same bytecode, without parsing the text again.
-        source = code if tree is None else tree
-        compiled = marshal.dumps(quiet_compile(source, "solution.py", inherit=False))
+        if program is None:
+            program = quiet_compile(code if tree is None else tree, "solution.py", inherit=False)
+        compiled = marshal.dumps(program)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         line = getattr(error, "lineno", None)
         return Verdict.make(
