@@ -233,6 +233,73 @@ def test_direct_and_judged_verdicts_agree_on_every_hostile_case(local_box):
     print(f"\n{len(cases)} hostile and honest cases: direct == judged")
 
 
+# --- literal-only tests: a first pass without compiling them ----------------------------------
+
+
+def _first_pass_both_ways(tests, setup, entry_point):
+    """The first pass of a task's tests, replaying their literal checks and running them."""
+    compiled = harness.CompiledTests(tests, setup, entry_point)
+    seen = []
+    for literal in (True, False):
+        program = harness.TestProgram(compiled, modules={})
+        if not literal:
+            program.literal_checks = None
+        log = []
+        outcome = program.run_pass([], None, log=log)
+        direct = harness.DirectDecision.from_log(program.candidate_names, log, outcome.new_calls)
+        seen.append(repr((outcome, log, direct and vars(direct))))
+        if literal:
+            seen.append(compiled._code is None)  # not compiled for the literal pass
+    return compiled, seen
+
+
+@pytest.mark.parametrize(
+    "env_id, literal_at_least", [("rlvr/HumanEval-v0", 108), ("rlvr/MBPP-v0", 400)]
+)
+def test_a_literal_first_pass_records_what_the_rewritten_tests_record(
+    env_id, literal_at_least, shared_data
+):
+    """On every reference task whose tests are literal checks, the first pass that replays them
+    logs the same calls, comparisons and outcome as running the rewritten tests (which are then
+    never compiled unless a later pass needs them)."""
+    env = gym.make(env_id).unwrapped
+    literal = 0
+    for task in env.source.tasks:
+        answer = task.answer
+        tests = answer["tests"] if isinstance(answer["tests"], str) else "\n".join(answer["tests"])
+        compiled, (replayed, uncompiled, ran) = _first_pass_both_ways(
+            tests, answer.get("setup"), answer.get("entry_point")
+        )
+        if compiled.literal_checks is not None:
+            literal += 1
+            assert uncompiled and replayed == ran, task.id
+    assert literal >= literal_at_least
+
+
+@pytest.mark.parametrize(
+    "tests, literal",
+    [
+        ("assert f(1) == 2\nassert 3 == f([1, (2, 'a')], None)", True),
+        ("def check(candidate):\n    assert candidate(1) == 2\n", True),
+        ("METADATA = {'a': 1}\ndef check(c):\n    'doc'\n    assert c(-1.5) == {1, 2}\n", True),
+        ("f = g\nassert f(1) == 2", False),  # the tests bind the name they call
+        ("assert f(x) == 2", False),  # a name, not a literal
+        ("assert f(1) != 2", False),
+        ("assert f(1, k=2) == 2", False),
+        ("assert len(f(1)) == 2", False),
+        ("def check(c):\n    assert c(1) == 2\nassert f(2) == 3", False),  # run in another order
+        ("def check(c, d):\n    assert c(1) == 2", False),
+        ("import math\nassert f(1) == 2", False),
+        ("assert f(1) == set()", False),  # a call: the tests may have rebound the name
+        ("assert f(-1, 1 + 2j, {'a': (1, [2])}, {3}) == -0.5", True),
+    ],
+)
+def test_literal_checks_are_recognised_only_where_they_are_all_there_is(tests, literal):
+    compiled, (replayed, uncompiled, ran) = _first_pass_both_ways(tests, None, "f")
+    assert (compiled.literal_checks is not None) is literal is uncompiled
+    assert replayed == ran
+
+
 # --- defines() -------------------------------------------------------------------------------------
 
 
