@@ -6,7 +6,13 @@ import pytest
 
 from rlvr_envs import Status
 from rlvr_envs.verifiers.code import extract_code, verify
-from rlvr_envs.verifiers.code._runner import Opaque, from_plain, to_plain
+from rlvr_envs.verifiers.code._runner import (
+    Opaque,
+    from_plain,
+    has_reference,
+    has_tag,
+    to_plain,
+)
 from rlvr_envs.verifiers.code.harness import HarnessError, TestProgram
 
 ADD_TESTS = (
@@ -70,6 +76,19 @@ def test_extract_failures(text, why):
 def test_plain_round_trip_is_type_exact(value):
     back = from_plain(to_plain(value))
     assert back == value and type(back) is type(value)
+
+
+def test_references_are_found_at_any_depth():
+    """``has_tag`` walks a plain form without recursion: at any depth, in lists and mapping
+    values, and a form nested thousands deep answers instead of exhausting the stack."""
+    ref = {"__result": 0}
+    assert has_reference([1, {"__dict": [["k", [2, ref]]]}])
+    assert not has_reference([1, {"__dict": [["__result", 3]]}, "__ref"])
+    assert has_tag({"__iter": []}, ("__iter",)) and not has_tag([[[]]], ("__iter",))
+    deep: list = [ref]
+    for _ in range(5000):
+        deep = [deep]
+    assert has_reference(deep) and not has_reference(deep[0][0][1:])
 
 
 def test_plain_rejects_or_masks_non_plain_values():

@@ -220,12 +220,16 @@ def has_reference(data):
 
 def has_tag(data, tags):
     """True when a plain form holds a mapping tagged with one of ``tags`` at any depth."""
-    if isinstance(data, list):
-        return any(has_tag(v, tags) for v in data)
-    if isinstance(data, dict):
-        if any(tag in data for tag in tags):
-            return True
-        return any(has_tag(v, tags) for v in data.values())
+    todo = [data]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            for tag in tags:
+                if tag in item:
+                    return True
+            todo.extend(item.values())
     return False
 
 
