@@ -146,14 +146,24 @@ def _scan(tree: ast.AST, asserts_compare: bool = False) -> _Scan:
             value = getattr(node, field_name, None)
             if type(value) is list:
                 for index, item in enumerate(value):
-                    if isinstance(item, ast.AST):
-                        if type(item) is ast.Assert:
-                            asserts.append((value, index, item))
-                        stack.append(item)
-            elif isinstance(value, ast.AST):
+                    if type(item) in _LEAVES or not isinstance(item, ast.AST):
+                        continue
+                    if type(item) is ast.Assert:
+                        asserts.append((value, index, item))
+                    stack.append(item)
+            elif type(value) not in _LEAVES and isinstance(value, ast.AST):
                 stack.append(value)
     asserts.sort(key=lambda found: (found[2].lineno, found[2].col_offset))
     return found
+
+
+# Nodes with nothing inside that a scan looks for: constants, contexts, operators (a test's
+# literals are most of its nodes).
+_LEAVES = frozenset(
+    kind
+    for base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+    for kind in base.__subclasses__()
+) | {ast.Constant}
 
 
 _NO_ARGUMENTS = {"posonlyargs": [], "args": [], "kwonlyargs": [], "kw_defaults": [], "defaults": []}
