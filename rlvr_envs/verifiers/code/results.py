@@ -38,13 +38,16 @@ class RunnerOutput:
         self.done = False
 
 
-def _depth_ok(value: Any, depth: int = 0) -> bool:
-    if depth > MAX_JSON_DEPTH:
-        return False
-    if isinstance(value, list):
-        return all(_depth_ok(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(_depth_ok(v, depth + 1) for v in value.values())
+def _depth_ok(value: Any) -> bool:
+    todo = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_JSON_DEPTH:
+            return False
+        if isinstance(item, list):
+            todo.extend((v, depth + 1) for v in item)
+        elif isinstance(item, dict):
+            todo.extend((v, depth + 1) for v in item.values())
     return True
 
 
