@@ -39,16 +39,20 @@ class RunnerOutput:
 
 
 def _depth_ok(value: Any) -> bool:
-    todo = [(value, 0)]
-    while todo:
-        item, depth = todo.pop()
-        if depth > MAX_JSON_DEPTH:
-            return False
-        if isinstance(item, list):
-            todo.extend((v, depth + 1) for v in item)
-        elif isinstance(item, dict):
-            todo.extend((v, depth + 1) for v in item.values())
-    return True
+    """Whether nothing in a parsed record lies deeper than ``MAX_JSON_DEPTH`` (one level at a
+    time: no recursion)."""
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        inside: list[Any] = []
+        for item in level:
+            if isinstance(item, list):
+                inside.extend(item)
+            elif isinstance(item, dict):
+                inside.extend(item.values())
+        if not inside:
+            return True
+        level = inside
+    return False
 
 
 def _plain_ok(value: Any, allow_references: bool = False) -> bool:
