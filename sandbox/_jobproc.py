@@ -7,6 +7,7 @@ and runs the program, Python in-process exactly as ``python main.py`` would.
 Standard library only, Python 3.8+: this file is part of the worker's source (see ``_zygote``).
 """
 
+import _signal
 import fcntl
 import marshal
 import os
@@ -48,7 +49,9 @@ def become_job(ctx, out_w, err_w, rep_w, spec_r, in_r):
         for src, dst in zip(sources, (REPORT_FD, 1, 2, 4, 5)):
             os.dup2(src, dst, inheritable=dst in (1, 2))
         os.closerange(6, _MAX_FD)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker ignores it
+        # The worker ignores SIGINT. ``_signal``, not ``signal``: the latter's wrapper turns the old
+        # handler into an enum member, Python code that writes some 40 pages (faults) in a job.
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
         spec = marshal.loads(_FdReader(4).read_all())
         os.close(4)
         if spec["stdin"]:
@@ -89,7 +92,7 @@ def become_job(ctx, out_w, err_w, rep_w, spec_r, in_r):
     if module is None:
         with open(script, "rb") as f:
             code = f.read()
-    _run_python_job(code, script, spec["argv"], spec["jobdir"], ctx.stdio, module)
+    _run_python_job(code, script, spec["argv"], spec["jobdir"], module)
 
 
 def _held_module(entry):
@@ -132,21 +135,35 @@ def job_stdio():
     )
 
 
-def _run_python_job(code, script, argv, jobdir, stdio, entry=None):
-    """Run ``code`` (or ``entry.main()``, ``entry`` a held worker module) as ``python script``
-    would, in this forked process; never returns."""
+def prepare_template(ctx, script="main.py"):
+    """Set, once in the template, the process state a Python job starts from that does not
+    depend on the job: each page a job writes costs it a fault, the template's are paid once.
+
+    The std streams, ``sys.argv`` for a job without arguments and an empty ``__main__`` module;
+    the job sets its script's path, and its arguments if it has some (see ``_run_python_job``).
+    """
     import builtins
     import types
 
-    sys.stdin, sys.stdout, sys.stderr = stdio
-    sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdio
-    sys.argv = list(argv) if argv else [os.path.basename(script)]
-    sys.path.insert(0, jobdir)
+    sys.stdin, sys.stdout, sys.stderr = ctx.stdio
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = ctx.stdio
+    sys.argv = [script]
     main = types.ModuleType("__main__")
     main.__file__ = script
     main.__cached__ = None
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
+
+
+def _run_python_job(code, script, argv, jobdir, entry=None):
+    """Run ``code`` (or ``entry.main()``, ``entry`` a held worker module) as ``python script``
+    would, in this forked process (prepared by ``prepare_template``); never returns."""
+    wanted = list(argv) if argv else [os.path.basename(script)]
+    if wanted != sys.argv:
+        sys.argv = wanted
+    sys.path.insert(0, jobdir)
+    main = sys.modules["__main__"]
+    main.__file__ = script
     exit_code = 0
     interrupted = False
     try:

@@ -58,7 +58,7 @@ try:  # in the worker's concatenated source these are already defined
         release_free_heap,
         setup_private_mounts,
     )
-    from ._jobproc import JobContext, become_job, job_stdio
+    from ._jobproc import JobContext, become_job, job_stdio, prepare_template
     from ._supervise import Watch, build_reply, drain, make_jobdir, supervise
     from ._wire import (
         MAX_HEADER_BYTES,
@@ -86,6 +86,7 @@ CLEANUP_BUDGET_S = 10.0  # tidying up after one job; beyond it the worker retire
 def _template_main(sock, ctx):
     """The template's whole life: fork a spare per request until the supervisor goes."""
     _set_oom_score_adj(1000)  # jobs (and the template) go first when memory runs out
+    prepare_template(ctx)
     forker = SiblingForker()
     sock.send(forker.method.encode())
     while True:

@@ -60,6 +60,34 @@ def test_main_module_and_argv(box: Sandbox) -> None:
     assert res.stdout == b"__main__ ['prog', '-x']\nC\n", res
 
 
+PROBE_START = (
+    "import os, signal, sys, __main__\n"
+    "print(sys.argv, sorted(k for k in vars(__main__) if not k.startswith('__')),"
+    " os.path.basename(__file__), __main__.__file__ == __file__,"
+    " sys.stdout is sys.__stdout__, [s.fileno() for s in (sys.stdin, sys.stdout, sys.stderr)],"
+    " signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+    " sys.path[0] == os.getcwd() == os.environ['HOME'])\n"
+)
+SPOIL_START = (
+    "import signal, sys, __main__\n"
+    "sys.argv.append('spoilt'); __main__.left = 1; sys.modules['__main__'].__dict__['also'] = 2\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN); sys.stdout = sys.__stdout__ = sys.stderr\n"
+)
+
+
+def test_each_job_starts_from_the_same_state_whatever_the_last_one_did(box: Sandbox) -> None:
+    # The std streams, argv and an empty __main__ are prepared once, in the template.
+    expected = "['main.py'] ['os', 'signal', 'sys'] main.py True True [0, 1, 2] True True\n"
+    for _ in range(3):  # a spoiler before each probe, on one worker or the other
+        assert box.run_python(SPOIL_START).ok
+        res = box.run_python(PROBE_START)
+        assert res.ok and res.stdout.decode() == expected, res
+    res = box.submit(Job(code=PROBE_START, script="run.py"))
+    assert res.stdout.decode() == expected.replace("main.py", "run.py"), res
+    res = box.run_python(PROBE_START, argv=["prog", "-x"])
+    assert res.stdout.decode() == expected.replace("['main.py']", "['prog', '-x']"), res
+
+
 def test_files_are_placed_and_importable(box: Sandbox) -> None:
     res = box.run_python(
         "import os, helper\nprint(helper.VALUE, open('data/in.txt').read(), oct(os.stat('run.sh').st_mode & 0o777))",
