@@ -89,6 +89,7 @@ def _template_main(sock, ctx):
     prepare_template(ctx)
     forker = SiblingForker()
     sock.send(forker.method.encode())
+    home = None
     while True:
         try:
             msg, ancdata, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(5 * 4))
@@ -97,11 +98,13 @@ def _template_main(sock, ctx):
         if not msg:
             os._exit(0)
         # The message names the spare's work dir: its environment is set here, before the fork,
-        # so that the job's process need not (each page it writes costs it a fault).
+        # so that the job's process need not (each page it writes costs it a fault), and only
+        # when it changes: a worker's jobs share one directory path.
         jobdir = msg[1:].decode("utf-8", "surrogateescape")
-        os.environ["HOME"] = jobdir
-        if ctx.mode == "plain":
-            os.environ["TMPDIR"] = jobdir
+        if jobdir != home:
+            home = os.environ["HOME"] = jobdir
+            if ctx.mode == "plain":
+                os.environ["TMPDIR"] = jobdir
         fds = array.array("i")
         for level, kind, data in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -405,7 +408,10 @@ class Zygote:
     # -- one job
 
     def _next_jobdir(self):
-        return self._next_jobdir_for(self.jobs + 1)
+        """Every job of this worker works in one directory, made afresh for it (the last job's
+        is gone by then, see ``tidy_up``): the template then sets the jobs' ``HOME`` once, not
+        before every fork (``setenv`` writes a few dozen pages, each a fault)."""
+        return os.path.join(self.work_root, f"job-{os.getpid()}")
 
     def _next_jobdir_for(self, number):
         return os.path.join(self.work_root, f"job-{os.getpid()}-{number}")
@@ -425,7 +431,7 @@ class Zygote:
         lim = header["limits"]
         spare = None
         if self.template is not None:
-            spare = self.template.take_spare(self._next_jobdir_for(self.jobs))
+            spare = self.template.take_spare(self._next_jobdir())
         if spare is None:
             self._lose_template()
             return {"error": "the worker cannot fork jobs", "fatal": True, "retry": True}, []

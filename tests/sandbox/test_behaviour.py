@@ -169,9 +169,10 @@ def test_jobs_do_not_see_each_others_files(backend: str) -> None:
             "open('/tmp/note', 'w').write('1'); open('note', 'w').write('1')\n"
             "import os; print(os.getcwd())"
         )
+        # A worker's jobs work in one directory path, emptied and made afresh for each job.
         second = box.run_python(
             f"import os\nprint(os.path.exists('/tmp/note'), "
-            f"os.path.exists({first.stdout_text.strip()!r}), os.listdir('.'))"
+            f"os.path.exists(os.path.join({first.stdout_text.strip()!r}, 'note')), os.listdir('.'))"
         )
         assert second.stdout == b"False False ['main.py']\n", second
     finally:
