@@ -335,25 +335,31 @@ class SiblingForker:
             return None
         syscall = ctypes.PyDLL(None, use_errno=True).syscall  # keeps the GIL across the call
         syscall.restype = ctypes.c_long
-        syscall.argtypes = [ctypes.c_long] * 6
-        hooks = (api.PyOS_BeforeFork, api.PyOS_AfterFork_Parent, api.PyOS_AfterFork_Child)
-        for hook in hooks:
+        before, parent, child = (
+            api.PyOS_BeforeFork,
+            api.PyOS_AfterFork_Parent,
+            api.PyOS_AfterFork_Child,
+        )
+        for hook in (before, parent, child):
             hook.restype = None
             hook.argtypes = []
         tid_at = _tcb_tid_address(ctypes)
         flags = CLONE_PARENT | (CLONE_CHILD_SETTID if tid_at else 0)
         # clone(flags, stack, parent_tid, child_tid, tls) on x86_64; tls before child_tid on arm64
-        args = (flags, 0, 0, tid_at, 0) if machine == "x86_64" else (flags, 0, 0, 0, tid_at)
+        values = (flags, 0, 0, tid_at, 0) if machine == "x86_64" else (flags, 0, 0, 0, tid_at)
+        # Arguments converted once: converting them on every call allocates, and after a fork
+        # each page the template writes costs it a fault.
+        args = tuple(ctypes.c_long(v) for v in (nr, *values))
 
         def clone():
-            hooks[0]()
-            pid = syscall(nr, *args)
+            before()
+            pid = syscall(*args)
             if pid == 0:
-                hooks[2]()
+                child()
                 return 0
-            err = ctypes.get_errno()
-            hooks[1]()
+            parent()
             if pid < 0:
+                err = ctypes.get_errno()  # saved by ctypes right after the call
                 raise OSError(err, f"clone: {os.strerror(err)}")
             return pid
 

@@ -340,3 +340,40 @@ def test_the_leak_check_finds_processes_below_a_worker(monkeypatch: pytest.Monke
         parent.kill()
         parent.wait()
         box.close()
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"), reason="clone numbers known")
+def test_the_sibling_forker_gives_its_child_to_its_parent() -> None:
+    from sandbox._confine import SiblingForker
+
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # the forker: its child must become ours, as a job becomes the supervisor's
+        code = 1
+        try:
+            forker = SiblingForker()
+            pid = forker.fork()
+            if pid == 0:
+                os.write(w, struct.pack("=ii", 0, os.getppid()))
+                os._exit(0)
+            os.write(w, struct.pack("=ii", pid, len(forker.method)) + forker.method.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    assert os.waitpid(middle, 0)[1] == 0
+    data = b""
+    while chunk := os.read(r, 64):
+        data += chunk
+    os.close(r)
+    parts = {}
+    while data:
+        first, second = struct.unpack_from("=ii", data)
+        if first == 0:
+            parts["ppid"], data = second, data[8:]
+        else:
+            parts["pid"], parts["method"] = first, data[8 : 8 + second].decode()
+            data = data[8 + second :]
+    assert parts["method"] == "clone-parent"
+    assert parts["ppid"] == os.getpid()
+    assert os.waitpid(parts["pid"], 0) == (parts["pid"], 0)  # ours to reap
