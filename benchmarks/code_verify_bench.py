@@ -395,8 +395,29 @@ def print_slice(name: str, n: int, rows: list[Row], load: tuple[float, float], s
             print(f"  {row.name:28s}{cells}   {rounds}")
 
 
+def print_summary(report: list[dict[str, Any]]) -> None:
+    """Across the runs, per slice and row: the median ratio to the plain harness, and its range.
+
+    Each run sets its rows side by side with the plain harness measured around them, so a ratio
+    is comparable across runs even when the machine's speed drifts from one run to the next.
+    """
+    print(
+        f"\n=== across {1 + max(entry['run'] for entry in report)} runs: x plain, median (min-max)"
+    )
+    slices: dict[str, dict[str, list[float]]] = {}
+    for entry in report:
+        rows = slices.setdefault(entry["slice"], {})
+        for row in entry["rows"]:
+            rows.setdefault(row["name"], []).append(row["x_plain"])
+    for name, rows in slices.items():
+        print(f"{name}:")
+        for row_name, ratios in rows.items():
+            spread = f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+            print(f"  {row_name:34s}{spread:>18s}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every row of every slice, print a table per slice (and per repeat)."""
+    """Run every row of every slice, print a table per slice and repeat, then a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="bwrap")
     parser.add_argument("--workers", type=int, default=2)
@@ -477,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         box.close()
         venv_dir.cleanup()
+    if args.repeat > 1:
+        print_summary(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -63,7 +63,7 @@ def test_code_verify_profile_by_process_splits_the_cpu() -> None:
     assert "machine busy" in stdout
 
 
-def test_code_verify_bench_leaves_out_the_tasks_it_is_told_to(shared_data) -> None:
+def _code_verify_bench():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -75,6 +75,23 @@ def test_code_verify_bench_leaves_out_the_tasks_it_is_told_to(shared_data) -> No
         spec.loader.exec_module(bench)
     finally:
         del sys.modules[spec.name]
+    return bench
+
+
+def test_code_verify_bench_sums_up_repeated_runs(capsys) -> None:
+    bench = _code_verify_bench()
+    report = [
+        {"run": run, "slice": "humaneval", "rows": [{"name": "verify_batch (64)", "x_plain": x}]}
+        for run, x in enumerate([4.3, 3.9, 4.1])
+    ]
+    bench.print_summary(report)
+    out = capsys.readouterr().out
+    assert "across 3 runs" in out
+    assert "humaneval:" in out and "verify_batch (64)" in out and "4.10 (3.90-4.30)" in out
+
+
+def test_code_verify_bench_leaves_out_the_tasks_it_is_told_to(shared_data) -> None:
+    bench = _code_verify_bench()
     every = bench.load_slices(["humaneval", "mbpp-wrong"], None)
     fewer = bench.load_slices(
         ["humaneval", "mbpp-wrong"], None, frozenset({"HumanEval/0", "mbpp/123"})
