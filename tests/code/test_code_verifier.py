@@ -262,10 +262,11 @@ def test_jobs_find_the_runner_warmed_in_the_template(box):
         "def specialised(f):\n"
         "    names = [i.opname for i in dis.get_instructions(f)]\n"
         "    return names != [i.opname for i in dis.get_instructions(f, adaptive=True)]\n"
-        "print([specialised(f) for f in (runner.run_request, runner.Session.run, runner.to_plain)])"
+        "functions = (runner.run_request, runner.Session.run, runner.to_plain, runner._read)\n"
+        "print([specialised(f) for f in functions])"
     )
     result = box.run_python(probe)
-    assert result.stdout == b"[True, True, True]\n", result
+    assert result.stdout == b"[True, True, True, True]\n", result
 
 
 def test_the_runner_runs_from_source_on_another_interpreter(local_box, monkeypatch):

@@ -445,11 +445,16 @@ def __worker_warm__():
     times; done here, jobs (fresh forks of the template) find the runner's code ready instead of
     each rewriting it, and copying the pages it lives on. No job data is involved.
     """
-    code = marshal.loads(marshal.dumps(compile(_WARM_SOLUTION, "solution.py", "exec")))
-    request = _warm_request()
+    code = marshal.dumps(compile(_WARM_SOLUTION, "solution.py", "exec"))
+    request = _warm_request().encode("utf-8")
     sink = []
-    for _ in range(10):
-        run_request(json.loads(request), code, lambda record: sink.append(json.dumps(record)))
+    for _ in range(10):  # main()'s steps, on the runner's own bytes instead of a job's files
+        _read(os.devnull)
+        run_request(
+            json.loads(request),
+            marshal.loads(code),
+            lambda record: sink.append((json.dumps(record) + "\n").encode("utf-8")),
+        )
     sys.modules.pop("solution", None)
 
 
