@@ -258,6 +258,7 @@ class Zygote:
         self.template = None
         self.template_lost = False
         self.current_jobdir = None
+        self.jobdir = None  # every job's (see _next_jobdir)
         self.children = None
         self.ipc = None
 
@@ -411,7 +412,9 @@ class Zygote:
         """Every job of this worker works in one directory, made afresh for it (the last job's
         is gone by then, see ``tidy_up``): the template then sets the jobs' ``HOME`` once, not
         before every fork (``setenv`` writes a few dozen pages, each a fault)."""
-        return os.path.join(self.work_root, f"job-{os.getpid()}")
+        if self.jobdir is None:
+            self.jobdir = os.path.join(self.work_root, f"job-{os.getpid()}")
+        return self.jobdir
 
     def _next_jobdir_for(self, number):
         return os.path.join(self.work_root, f"job-{os.getpid()}-{number}")
