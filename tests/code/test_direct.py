@@ -327,6 +327,9 @@ DEFINES_CASES = [
     "def add(a, b):\n    return a +\n",
     "def add(a, b):\n    def add(c):\n        return c\n    return add(a) + b\n",
     "def other():\n    pass\ndef add(a, b):\n    return a + b\n",
+    "def add_one(a):\n    return a + 1\n\ndef add(a, b):\n    return a + b\n",
+    "def\tadd(a, b):\n    return a + b\n",
+    "def add2(a):\n    return a\nclass add(object):\n    pass\n",
     "def \uff41dd(a, b):\n    return a + b\n",
     "    return a + b\n",
 ]
@@ -339,6 +342,32 @@ def test_the_prompt_is_prepended_exactly_when_defines_says_so(code):
     checked = _checked_code(f"```python\n{code}```", "add", "# the prompt\n")
     ran = checked.extracted if hasattr(checked, "extracted") else checked[0]
     assert ran.startswith("# the prompt") is not defines(code, "add"), checked
+
+
+# The answers above whose entry point is a def or class at column 0, made there by the module.
+PLAIN_DEFINITIONS = [
+    "def add(a, b):\n    return a + b\n",
+    "async def add(a, b):\n    return a + b\n",
+    "class add:\n    pass\n",
+    "def add(a, b):\n    def add(c):\n        return c\n    return add(a) + b\n",
+    "def other():\n    pass\ndef add(a, b):\n    return a + b\n",
+    "def add_one(a):\n    return a + 1\n\ndef add(a, b):\n    return a + b\n",
+    "def\tadd(a, b):\n    return a + b\n",
+    "def add2(a):\n    return a\nclass add(object):\n    pass\n",
+]
+
+
+@pytest.mark.parametrize("code", PLAIN_DEFINITIONS)
+def test_a_plain_definition_at_column_0_is_decided_without_a_parse(code, monkeypatch):
+    import rlvr_envs.verifiers.code as code_verifier
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed")
+
+    assert code in DEFINES_CASES and defines(code, "add")
+    monkeypatch.setattr(code_verifier, "parse_quietly", no_parse)
+    checked = code_verifier._checked_code(f"```python\n{code}```", "add", "# the prompt\n")
+    assert not checked[0].startswith("# the prompt"), checked
 
 
 # --- all or nothing: the first failure decides ------------------------------------------------

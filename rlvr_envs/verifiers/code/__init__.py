@@ -71,6 +71,7 @@ MAX_RESPONSE_CHARS = 200_000
 MAX_ROUNDS = 200  # a safety net; the time budget normally ends a long exchange first
 
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_TOP_DEF = re.compile(r"^(?:async[ \t]+def|def|class)[ \t]+(\w+)", re.M)
 _PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
 
 
@@ -117,7 +118,9 @@ def _compiled_if_defined(code: str, name: str) -> types.CodeType | None:
     :func:`defines`); this spares most answers a parse."""
     if not code.isascii():
         return None
-    found = re.search(rf"^(?:async[ \t]+def|def|class)[ \t]+{re.escape(name)}\b", code, re.M)
+    # One pattern for every name: a pattern built per entry point misses re's cache on every
+    # new task (84 us to compile it, against 1.4 us for the scan).
+    found = next((m for m in _TOP_DEF.finditer(code) if m[1] == name), None)
     if found is None:
         return None
     line = code.count("\n", 0, found.start()) + 1
